@@ -1,0 +1,229 @@
+"""The service catalog: which services exist, who owns them, how to query their signals.
+
+Validated on load, because a typo here would otherwise surface hours later as an empty
+Prometheus result or an issue filed in the wrong repository. Errors name the file, the line
+and the key: `include/catalog.yaml:41: services.cart.scaling.max_replicas: must be >= ...`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from string import Template
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from aiops.units import parse_bytes, parse_duration_seconds, parse_number
+
+SIGNAL_NAMES = ("request_rate", "error_ratio", "latency_p95", "cpu", "memory")
+DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "include" / "catalog.yaml"
+_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+class CatalogError(ValueError):
+    """A catalog that cannot be used; the message names the file, line and key."""
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration_seconds), Field(gt=0)]
+Number = Annotated[float, BeforeValidator(parse_number)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SignalSpec(_Model):
+    """A PromQL template (`${service}` is substituted) and the signal's physical bounds."""
+
+    query: str = Field(min_length=1)
+    unit: str
+    min: float | None = 0.0
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SignalSpec:
+        rendered = Template(self.query).safe_substitute(service="x")
+        if "${" in rendered or "$" in rendered.replace("$$", ""):
+            raise ValueError(f"query uses a placeholder other than ${{service}}: {self.query!r}")
+        if self.min is not None and self.max is not None and self.max <= self.min:
+            raise ValueError(f"max ({self.max:g}) must be > min ({self.min:g})")
+        return self
+
+
+class Scaling(_Model):
+    metric: Literal[SIGNAL_NAMES] = "request_rate"  # type: ignore[valid-type]
+    capacity_per_replica: Number = Field(gt=0)
+    min_replicas: int = Field(ge=0)
+    max_replicas: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Scaling:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"max_replicas: must be >= min_replicas ({self.min_replicas}), got {self.max_replicas}"
+            )
+        return self
+
+
+class Slo(_Model):
+    """Thresholds a signal must stay under; predictive alerts forecast the time to cross them."""
+
+    latency_p95: Seconds | None = None
+    error_ratio: Annotated[float, Field(gt=0, le=1)] | None = None
+    cpu: Annotated[Number, Field(gt=0)] | None = None
+    memory: Annotated[float, BeforeValidator(parse_bytes), Field(gt=0)] | None = None
+    request_rate: Annotated[Number, Field(gt=0)] | None = None
+
+    def thresholds(self) -> dict[str, float]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class Service(_Model):
+    owner: str = Field(description="GitHub repository that receives this service's issues")
+    team: str
+    tier: Literal["frontend", "api", "database", "cache", "worker"] = "api"
+    slo: Slo = Slo()
+    scaling: Scaling | None = None
+    signals: dict[str, SignalSpec] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Service:
+        if not _REPO.match(self.owner):
+            raise ValueError(f"owner: expected a GitHub repository 'owner/name', got {self.owner!r}")
+        unknown = sorted(set(self.signals) - set(SIGNAL_NAMES))
+        if unknown:
+            raise ValueError(f"signals: unknown signal(s) {unknown}; known: {list(SIGNAL_NAMES)}")
+        return self
+
+
+class Defaults(_Model):
+    step: Seconds = 60.0
+    signals: dict[str, SignalSpec]
+
+    @model_validator(mode="after")
+    def _check(self) -> Defaults:
+        missing = [s for s in SIGNAL_NAMES if s not in self.signals]
+        if missing:
+            raise ValueError(f"signals: missing default template(s) for {missing}")
+        unknown = sorted(set(self.signals) - set(SIGNAL_NAMES))
+        if unknown:
+            raise ValueError(f"signals: unknown signal(s) {unknown}; known: {list(SIGNAL_NAMES)}")
+        return self
+
+
+class Catalog(_Model):
+    version: Literal[1]
+    defaults: Defaults
+    services: dict[str, Service] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Catalog:
+        for name in self.services:
+            if not _SERVICE_NAME.match(name):
+                raise ValueError(
+                    f"service name {name!r} must be lowercase letters, digits and '-' "
+                    "(it is substituted into PromQL label matchers)"
+                )
+        return self
+
+    @property
+    def service_names(self) -> list[str]:
+        return list(self.services)
+
+    def signal(self, service: str, signal: str) -> SignalSpec:
+        svc = self.services[service]
+        return svc.signals.get(signal) or self.defaults.signals[signal]
+
+    def query(self, service: str, signal: str) -> str:
+        """The PromQL for one (service, signal), with the service name substituted."""
+        return Template(self.signal(service, signal).query).substitute(service=service)
+
+    def shards(self, size: int) -> list[list[str]]:
+        """Services grouped for mapped tasks: one task per shard, never one per series."""
+        if size < 1:
+            raise ValueError(f"shard size must be >= 1, got {size}")
+        names = self.service_names
+        return [names[i : i + size] for i in range(0, len(names), size)]
+
+
+def load_catalog(path: Path | str | None = None) -> Catalog:
+    """Parse and validate a catalog file; every problem becomes a CatalogError naming its line."""
+    path = Path(path) if path is not None else DEFAULT_CATALOG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read catalog: {exc.strerror or exc}") from exc
+    return parse_catalog(text, str(path))
+
+
+def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise CatalogError(f"{source}:{line}: invalid YAML: {exc.problem}") from exc
+    if root is None:
+        raise CatalogError(f"{source}: catalog is empty")
+    _reject_duplicate_keys(root, source, ())
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise CatalogError(f"{source}:1: the catalog must be a mapping with version, defaults, services")
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(_describe(exc, root, source)) from None
+
+
+def _reject_duplicate_keys(node: yaml.Node, source: str, path: tuple[str, ...]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                where = ".".join((*path, name))
+                raise CatalogError(f"{source}:{key.start_mark.line + 1}: {where}: duplicate key")
+            seen.add(name)
+            _reject_duplicate_keys(value, source, (*path, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _reject_duplicate_keys(item, source, (*path, str(i)))
+
+
+def _line_of(root: yaml.Node, loc: tuple[Any, ...]) -> int:
+    """1-based line of the deepest node on loc that exists in the YAML tree."""
+    node, line = root, root.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _describe(exc: ValidationError, root: yaml.Node, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        # pydantic adds the validator kind (e.g. "function-after") to loc; keep data keys only
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or "-" in p and p.startswith("function"))))
+        msg = err["msg"].removeprefix("Value error, ")
+        field = re.match(r"^(\w+): (.*)$", msg, re.DOTALL)
+        if field and err["type"] == "value_error":
+            # model-level checks say which field they are about; point at that field's line
+            loc, msg = (*loc, field.group(1)), field.group(2)
+        if err["type"] == "missing":
+            msg = "required key is missing"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        lines.append(f"{source}:{_line_of(root, loc)}: {key}: {msg}")
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""Human units in configuration ("300ms", "1GiB"), so the catalog reads like an SLO document."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_DURATION_FACTOR = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)\s*$", re.IGNORECASE)
+_BYTES_FACTOR = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+                 "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+
+
+def parse_number(value: Any) -> Any:
+    """Numbers pass; numeric strings become floats; anything else is left for pydantic to reject."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_duration_seconds(value: Any) -> Any:
+    """'300ms' -> 0.3, '5m' -> 300; bare numbers are seconds."""
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m is None:
+            number = parse_number(value)
+            if isinstance(number, float):
+                return number
+            raise ValueError(f"expected a duration such as 300ms, 1.5s, 5m or 1h, got {value!r}")
+        return float(m.group(1)) * _DURATION_FACTOR[m.group(2)]
+    return value
+
+
+def parse_bytes(value: Any) -> Any:
+    """'1GiB' -> 1073741824, '500MB' -> 5e8; bare numbers are bytes."""
+    if isinstance(value, str):
+        m = _BYTES.match(value)
+        if m is None:
+            number = parse_number(value)
+            if isinstance(number, float):
+                return number
+            raise ValueError(f"expected a size such as 512MiB, 1GiB or 2e9, got {value!r}")
+        unit = m.group(2).lower().removesuffix("b")
+        return float(m.group(1)) * _BYTES_FACTOR[unit]
+    return value
+
+
+def format_duration(seconds: float) -> str:
+    """1h 05m style, for messages people read."""
+    seconds = int(round(seconds))
+    d, rem = divmod(seconds, 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    if d:
+        return f"{d}d {h:02d}h"
+    if h:
+        return f"{h}h {m:02d}m"
+    if m:
+        return f"{m}m {s:02d}s"
+    return f"{s}s"
