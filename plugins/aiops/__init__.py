@@ -1,0 +1,1 @@
+"""Predictive AIOps on Airflow: the domain package (no Airflow imports outside aiops.airflow)."""
