@@ -5,15 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# Airflow lives under the repo (git-ignored): SQLite metadata DB, LocalExecutor, no examples.
-export AIRFLOW_HOME := $(CURDIR)/.airflow
-export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
-export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
-export AIRFLOW__CORE__LOAD_EXAMPLES := False
-export AIRFLOW__CORE__EXECUTOR := LocalExecutor
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(CURDIR)/.airflow/airflow.db
-export AIRFLOW__CORE__UNIT_TEST_MODE := False
-export AIRFLOW__LOGGING__LOGGING_LEVEL := WARNING
+# Airflow's environment (home under the repo, SQLite, LocalExecutor) is defined once, in
+# aiops.devenv; `eval "$$(.venv/bin/aiops airflow-env)"` exports it into a shell.
 export AIOPS_HOME := $(CURDIR)/out
 
 .PHONY: setup demo test bench lint clean
@@ -36,7 +29,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(VENV)/bin/aiops bench
+	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f; done
 
 lint: setup
 	$(VENV)/bin/ruff check plugins dags tests bench

@@ -7,6 +7,7 @@ and the key: `include/catalog.yaml:41: services.cart.scaling.max_replicas: must 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from string import Template
@@ -93,7 +94,9 @@ class Service(_Model):
     @model_validator(mode="after")
     def _check(self) -> Service:
         if not _REPO.match(self.owner):
-            raise ValueError(f"owner: expected a GitHub repository 'owner/name', got {self.owner!r}")
+            raise ValueError(
+                f"owner: expected a GitHub repository 'owner/name', got {self.owner!r}"
+            )
         unknown = sorted(set(self.signals) - set(SIGNAL_NAMES))
         if unknown:
             raise ValueError(f"signals: unknown signal(s) {unknown}; known: {list(SIGNAL_NAMES)}")
@@ -152,7 +155,7 @@ class Catalog(_Model):
 
 def load_catalog(path: Path | str | None = None) -> Catalog:
     """Parse and validate a catalog file; every problem becomes a CatalogError naming its line."""
-    path = Path(path) if path is not None else DEFAULT_CATALOG
+    path = Path(path or os.environ.get("AIOPS_CATALOG") or DEFAULT_CATALOG)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -171,7 +174,9 @@ def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
     _reject_duplicate_keys(root, source, ())
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
-        raise CatalogError(f"{source}:1: the catalog must be a mapping with version, defaults, services")
+        raise CatalogError(
+            f"{source}:1: the catalog must be a mapping with version, defaults, services"
+        )
     try:
         return Catalog.model_validate(data)
     except ValidationError as exc:
@@ -202,7 +207,9 @@ def _line_of(root: yaml.Node, loc: tuple[Any, ...]) -> int:
             if match is None:
                 break
             line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
@@ -214,7 +221,11 @@ def _describe(exc: ValidationError, root: yaml.Node, source: str) -> str:
     lines = []
     for err in exc.errors():
         # pydantic adds the validator kind (e.g. "function-after") to loc; keep data keys only
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or "-" in p and p.startswith("function"))))
+        loc = tuple(
+            p
+            for p in err["loc"]
+            if not (isinstance(p, str) and ("[" in p or "-" in p and p.startswith("function")))
+        )
         msg = err["msg"].removeprefix("Value error, ")
         field = re.match(r"^(\w+): (.*)$", msg, re.DOTALL)
         if field and err["type"] == "value_error":

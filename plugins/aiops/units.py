@@ -8,8 +8,17 @@ from typing import Any
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _DURATION_FACTOR = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)\s*$", re.IGNORECASE)
-_BYTES_FACTOR = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
-                 "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+_BYTES_FACTOR = {
+    "": 1,
+    "k": 10**3,
+    "m": 10**6,
+    "g": 10**9,
+    "t": 10**12,
+    "ki": 2**10,
+    "mi": 2**20,
+    "gi": 2**30,
+    "ti": 2**40,
+}
 
 
 def parse_number(value: Any) -> Any:

@@ -37,27 +37,32 @@ class Deploy:
 
 
 def planted_incidents(start: datetime, end: datetime) -> list[Incident]:
-    """The seven stories the demo world tells, placed inside [start, end)."""
+    """The seven stories the demo world tells, placed inside [start, end).
+
+    All but the leak and the ramp fall in the last three days, which the traces and logs cover.
+    """
     day = timedelta(days=1)
     span_days = (end - start) / day
     if span_days < 14:
-        raise ValueError(f"the demo world needs at least 14 days to plant its incidents, got {span_days:g}")
+        raise ValueError(
+            f"the demo world needs at least 14 days to plant its incidents, got {span_days:g}"
+        )
     midnight = end.replace(hour=0, minute=0, second=0, microsecond=0)
     leak_start = midnight - 10 * day
     return [
         Incident(
             kind="latency_regression",
             service="catalog",
-            start=midnight - 5 * day + timedelta(hours=10, minutes=30),
+            start=midnight - 3 * day + timedelta(hours=10, minutes=30),
             end=None,
-            summary="catalog v2.14.0 rollout makes every product lookup ~60% slower (p95)",
-            details={"latency_factor": 1.6, "version": "2.14.0", "signal": "latency_p95"},
+            summary="catalog 2.0.0 rollout makes every product lookup ~60% slower (p95)",
+            details={"latency_factor": 1.6, "version": "2.0.0", "signal": "latency_p95"},
         ),
         Incident(
             kind="error_spike",
             service="payment",
-            start=midnight - 3 * day + timedelta(hours=15, minutes=10),
-            end=midnight - 3 * day + timedelta(hours=15, minutes=50),
+            start=midnight - 1 * day + timedelta(hours=15, minutes=10),
+            end=midnight - 1 * day + timedelta(hours=15, minutes=50),
             summary="payment provider rejects requests: error ratio jumps to ~8% for 40 minutes",
             details={"error_ratio": 0.08, "signal": "error_ratio"},
         ),
@@ -124,20 +129,30 @@ def planted_incidents(start: datetime, end: datetime) -> list[Incident]:
     ]
 
 
-def routine_deploys(start: datetime, end: datetime, services: list[str]) -> list[Deploy]:
-    """Unremarkable weekly rollouts, so counter resets are normal in the data.
+def rollouts(
+    start: datetime, end: datetime, services: list[str], incidents: list[Incident]
+) -> list[Deploy]:
+    """Every deploy in the window: weekly routine rollouts plus the planted regression's.
 
-    The leaking service is not redeployed after its leak starts (a restart would hide it), and
-    the regression's rollout is added separately.
+    Each rollout restarts its service (counters reset, a start line is logged). The leaking
+    service is not redeployed after its leak starts (a restart would hide the leak), and the
+    regressed service is not redeployed after its bad rollout (the regression persists).
     """
-    deploys: list[Deploy] = []
     day = timedelta(days=1)
-    leak_start = end.replace(hour=0, minute=0, second=0, microsecond=0) - 10 * day
+    frozen_after: dict[str, datetime] = {}
+    planted: list[Deploy] = []
+    for inc in incidents:
+        if inc.kind == "memory_leak":
+            frozen_after[inc.service] = inc.start
+        elif inc.kind == "latency_regression":
+            frozen_after[inc.service] = inc.start
+            planted.append(Deploy(inc.service, inc.start, str(inc.details["version"])))
+    deploys: list[Deploy] = list(planted)
     for i, name in enumerate(sorted(services)):
         at = start + (2 + i % 6) * day + timedelta(hours=9 + i % 7, minutes=7 * i % 60)
         n = 0
         while at < end - day:
-            if not (name == "cart" and at >= leak_start):
+            if at < frozen_after.get(name, end):
                 n += 1
                 deploys.append(Deploy(name, at, f"1.{n}.0"))
             at += 7 * day

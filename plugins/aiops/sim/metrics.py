@@ -73,8 +73,13 @@ def _window(index: pd.DatetimeIndex, start: datetime, end: datetime | None) -> n
     return np.asarray(mask)
 
 
-def _ramp(index: pd.DatetimeIndex, start: datetime, minutes_up: float, minutes_down: float,
-          end: datetime | None) -> np.ndarray:
+def _ramp(
+    index: pd.DatetimeIndex,
+    start: datetime,
+    minutes_up: float,
+    minutes_down: float,
+    end: datetime | None,
+) -> np.ndarray:
     """0..1 envelope: rises over minutes_up after start, falls over minutes_down after end."""
     t = (index - start).total_seconds().to_numpy() / 60.0
     up = np.clip(t / max(minutes_up, 1e-9), 0.0, 1.0)
@@ -94,7 +99,7 @@ def _entry_shape(index: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarra
         return np.exp(-((d / width) ** 2))
 
     daily = 0.25 + 0.55 * bump(11.0, 3.5) + 0.65 * bump(20.0, 2.8)
-    weekend = np.isin(index.dayofweek.to_numpy(), (5, 6))
+    weekend = np.isin(index.day_of_week.to_numpy(), (5, 6))
     weekly = np.where(weekend, 0.72, 1.0)
     trend = 1.0 + 0.12 * np.linspace(0.0, 1.0, len(index))
     noise = np.exp(_ar1_noise(rng, len(index), 0.97, 0.012) + rng.normal(0, 0.03, len(index)))
@@ -147,11 +152,8 @@ def simulate_fleet(
 
     restarts: dict[str, np.ndarray] = {}
     for name in order:
-        times = [d.at for d in deploys if d.service == name]
-        reg = inc.get(("latency_regression", name))
-        if reg is not None:
-            times.append(reg.start)
-        restarts[name] = np.unique(index.searchsorted(pd.DatetimeIndex(times))) if times else np.array([], int)
+        times = pd.DatetimeIndex([d.at for d in deploys if d.service == name])
+        restarts[name] = np.unique(index.searchsorted(times)) if len(times) else np.array([], int)
 
     # --- latency and errors flow back up, one minute per hop ----------------------------
     p50: dict[str, np.ndarray] = {}
@@ -168,12 +170,16 @@ def simulate_fleet(
         own = spec.base_latency_s * load_mult * np.exp(_ar1_noise(rng, n, 0.9, 0.03))
         reg = inc.get(("latency_regression", name))
         if reg is not None:
-            own = own * np.where(_window(index, reg.start, reg.end), reg.details["latency_factor"], 1.0)
+            own = own * np.where(
+                _window(index, reg.start, reg.end), reg.details["latency_factor"], 1.0
+            )
         own_err = spec.base_error_ratio * np.exp(rng.normal(0, 0.35, n))
         spike = inc.get(("error_spike", name))
         if spike is not None:
             env = _ramp(index, spike.start, 2, 3, spike.end)
-            own_err = np.maximum(own_err, spike.details["error_ratio"] * env * np.exp(rng.normal(0, 0.1, n)))
+            own_err = np.maximum(
+                own_err, spike.details["error_ratio"] * env * np.exp(rng.normal(0, 0.1, n))
+            )
         cascade = inc.get(("cascading_failure", name))
         if cascade is not None:
             env = _ramp(index, cascade.start, 3, 5, cascade.end)
@@ -198,7 +204,9 @@ def simulate_fleet(
         with np.errstate(invalid="ignore", divide="ignore"):
             observed_err = np.where(count > 0, errors / np.maximum(count, 1), 0.0)
 
-        cores = spec.idle_cores + rps[name] * spec.cpu_s_per_request * np.exp(rng.normal(0, 0.04, n))
+        cores = spec.idle_cores + rps[name] * spec.cpu_s_per_request * np.exp(
+            rng.normal(0, 0.04, n)
+        )
         cpu_increments = np.round(cores * step_s, 3)
 
         memory = _memory(spec, index, rps[name], restarts[name], rng)
@@ -228,8 +236,13 @@ def simulate_fleet(
     return FleetMetrics(index, ordered, leak_rate, leak_breach)
 
 
-def _memory(spec: ServiceSpec, index: pd.DatetimeIndex, rps: np.ndarray, restarts: np.ndarray,
-            rng: np.random.Generator) -> np.ndarray:
+def _memory(
+    spec: ServiceSpec,
+    index: pd.DatetimeIndex,
+    rps: np.ndarray,
+    restarts: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Working set grows a little with load, saws with GC, and warms up after each restart."""
     n = len(index)
     minute = np.arange(n)

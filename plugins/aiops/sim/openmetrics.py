@@ -37,8 +37,9 @@ def _fmt(values: np.ndarray, kind: str) -> list[str]:
     return [f"{v:.6g}" for v in values]
 
 
-def _write_series(out: TextIO, name: str, labels: str, values: np.ndarray, ts: list[str],
-                  kind: str) -> int:
+def _write_series(
+    out: TextIO, name: str, labels: str, values: np.ndarray, ts: list[str], kind: str
+) -> int:
     prefix = f"{name}{labels} "
     out.write("".join(f"{prefix}{v} {t}\n" for v, t in zip(_fmt(values, kind), ts, strict=True)))
     return len(ts)
@@ -62,8 +63,18 @@ def write_openmetrics(fleet: FleetMetrics, path: Path) -> int:
 
 def _family_series(family: str, service: str, m) -> Iterable[tuple[str, str, np.ndarray, str]]:
     if family == "http_requests":
-        yield "http_requests_total", _labels(service=service, code="200"), m.requests_ok_total, "int"
-        yield "http_requests_total", _labels(service=service, code="500"), m.requests_err_total, "int"
+        yield (
+            "http_requests_total",
+            _labels(service=service, code="200"),
+            m.requests_ok_total,
+            "int",
+        )
+        yield (
+            "http_requests_total",
+            _labels(service=service, code="500"),
+            m.requests_err_total,
+            "int",
+        )
     elif family == "http_request_duration_seconds":
         for q, values in (("0.5", m.latency_p50), ("0.95", m.latency_p95), ("0.99", m.latency_p99)):
             yield family, _labels(service=service, quantile=q), values, "g"

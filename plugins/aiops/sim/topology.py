@@ -6,9 +6,7 @@ one table, so a change here shows up consistently in all three signals.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,6 @@ class ServiceSpec:
     team: str = "platform"
     # external entry traffic (only the gateway receives it)
     entry_rps: float = 0.0
-    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 MiB = 2**20

@@ -10,7 +10,7 @@ import gzip
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import pandas as pd
 
 from aiops.sim import logs as sim_logs
 from aiops.sim import traces as sim_traces
-from aiops.sim.incidents import planted_incidents, routine_deploys
+from aiops.sim.incidents import planted_incidents, rollouts
 from aiops.sim.metrics import SIGNALS, FleetMetrics, simulate_fleet
 from aiops.sim.openmetrics import write_openmetrics
 from aiops.sim.topology import SERVICES, ServiceSpec
@@ -37,9 +37,9 @@ class WorldConfig:
     step_seconds: int = 60
     # traces and logs cover the last hours of the window (a full month of spans is not needed
     # to show a bottleneck, and would dwarf the metrics)
-    trace_hours: int = 24
+    trace_hours: int = 72
     traces_per_hour: int = 40
-    log_hours: int = 24
+    log_hours: int = 72
     services: tuple[ServiceSpec, ...] = field(default=SERVICES, repr=False)
 
     @property
@@ -52,7 +52,9 @@ class WorldConfig:
         return pd.date_range(self.start, self.end, freq=f"{self.step_seconds}s", inclusive="left")
 
     def describe(self) -> dict[str, Any]:
-        d = {k: v for k, v in asdict(self).items() if k != "services"}
+        d: dict[str, Any] = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name != "services"
+        }
         d["end"] = self.end.isoformat()
         d["start"] = self.start.isoformat()
         d["services"] = [s.name for s in self.services]
@@ -60,12 +62,12 @@ class WorldConfig:
 
 
 def simulate_metrics(config: WorldConfig) -> FleetMetrics:
-    names = [s.name for s in config.services]
+    incidents = planted_incidents(config.start, config.end)
     return simulate_fleet(
         config.services,
         config.index(),
-        planted_incidents(config.start, config.end),
-        routine_deploys(config.start, config.end, names),
+        incidents,
+        rollouts(config.start, config.end, [s.name for s in config.services], incidents),
         config.seed,
         config.end,
     )
@@ -97,12 +99,16 @@ def build_world(config: WorldConfig, out_dir: Path) -> dict[str, Any]:
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     existing = load_manifest(out_dir)
-    if existing is not None and existing.get("config") == config.describe() and _files_intact(out_dir, existing):
+    if (
+        existing is not None
+        and existing.get("config") == config.describe()
+        and _files_intact(out_dir, existing)
+    ):
         log.info("demo world in %s is up to date (seed %s)", out_dir, config.seed)
         return existing
 
     incidents = planted_incidents(config.start, config.end)
-    deploys = routine_deploys(config.start, config.end, [s.name for s in config.services])
+    deploys = rollouts(config.start, config.end, [s.name for s in config.services], incidents)
     log.info("simulating %d services x %d days", len(config.services), config.days)
     fleet = simulate_metrics(config)
     files: dict[str, str] = {}
@@ -116,8 +122,14 @@ def build_world(config: WorldConfig, out_dir: Path) -> dict[str, Any]:
 
     trace_start = config.end - timedelta(hours=config.trace_hours)
     trace_files = sim_traces.write_traces(config, incidents, fleet, trace_start, out_dir / "traces")
-    log_files = sim_logs.write_logs(config, incidents, deploys, fleet,
-                                    config.end - timedelta(hours=config.log_hours), out_dir / "logs")
+    log_files = sim_logs.write_logs(
+        config,
+        incidents,
+        deploys,
+        fleet,
+        config.end - timedelta(hours=config.log_hours),
+        out_dir / "logs",
+    )
 
     incident_json = [i.to_json() for i in incidents]
     for item in incident_json:

@@ -1,0 +1,154 @@
+"""`aiops`: the command line. Each subcommand is a thin shell over one module."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from aiops.settings import aiops_home
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from aiops.demo import run_demo
+
+    return run_demo(args.out)
+
+
+def _cmd_world(args: argparse.Namespace) -> int:
+    from aiops.sim.world import WorldConfig, build_world
+
+    end = datetime.fromisoformat(args.end) if args.end else WorldConfig.end
+    manifest = build_world(WorldConfig(seed=args.seed, days=args.days, end=end), args.out)
+    print(
+        f"{args.out}: {manifest['samples']:,} samples, {len(manifest['trace_files'])} trace files, "
+        f"{len(manifest['log_files'])} log files"
+    )
+    for incident in manifest["incidents"]:
+        print(f"  planted {incident['kind']:<20} {incident['service']:<15} {incident['start']}")
+    return 0
+
+
+def _cmd_catalog_check(args: argparse.Namespace) -> int:
+    from aiops.catalog import CatalogError, load_catalog
+
+    try:
+        catalog = load_catalog(args.path)
+    except CatalogError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"ok: {len(catalog.services)} services, signals {', '.join(catalog.defaults.signals)}")
+    return 0
+
+
+def _cmd_prometheus_up(args: argparse.Namespace) -> int:
+    from aiops import promserver
+
+    try:
+        promserver.ensure_installed()
+    except promserver.PrometheusNotInstalled as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    tsdb = args.tsdb or args.world / "tsdb"
+    promserver.backfill(args.world / "metrics.om", tsdb)
+    server = promserver.PrometheusServer(tsdb, port=args.port).start()
+    print(server.url)
+    print(f"stop it with: aiops prometheus down --tsdb {tsdb}", file=sys.stderr)
+    return 0
+
+
+def _cmd_prometheus_down(args: argparse.Namespace) -> int:
+    from aiops import promserver
+
+    tsdb = args.tsdb or args.world / "tsdb"
+    stopped = promserver.stop_from_pidfile(promserver.pidfile_for(tsdb))
+    print("stopped" if stopped else "no running Prometheus for " + str(tsdb))
+    return 0
+
+
+def _cmd_airflow_env(args: argparse.Namespace) -> int:
+    from aiops.devenv import airflow_env, shell_exports
+
+    print(shell_exports(airflow_env()))
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    """Summaries already in the store, as JSON lines (for scripts and eyeballs alike)."""
+    from aiops.store import Store
+
+    filters = {"service": args.service} if args.service else {}
+    with Store.open(args.store) as store:
+        for row in store.read("series_summary", **filters):
+            print(json.dumps(row, default=str, sort_keys=True))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aiops", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the main job end to end on the demo world")
+    p.add_argument(
+        "--out", type=Path, default=None, help="output folder (default $AIOPS_HOME or out/)"
+    )
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("world", help="build the deterministic demo world (metrics, traces, logs)")
+    p.add_argument("--out", type=Path, default=aiops_home() / "world")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument(
+        "--end", default=None, help="UTC end of the window, ISO 8601 (default 2026-11-01)"
+    )
+    p.set_defaults(func=_cmd_world)
+
+    p = sub.add_parser("catalog", help="service catalog tools")
+    csub = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+    c = csub.add_parser(
+        "check", help="validate a catalog file; problems are printed with line numbers"
+    )
+    c.add_argument("path", nargs="?", type=Path, default=None)
+    c.set_defaults(func=_cmd_catalog_check)
+
+    p = sub.add_parser("prometheus", help="a local Prometheus serving a backfilled world")
+    psub = p.add_subparsers(dest="prometheus_command", required=True, metavar="ACTION")
+    for name, func, helptext in (
+        ("up", _cmd_prometheus_up, "backfill and start; prints the URL"),
+        ("down", _cmd_prometheus_down, "stop the server started by `up`"),
+    ):
+        c = psub.add_parser(name, help=helptext)
+        c.add_argument("--world", type=Path, default=aiops_home() / "world")
+        c.add_argument("--tsdb", type=Path, default=None)
+        if name == "up":
+            c.add_argument("--port", type=int, default=None)
+        c.set_defaults(func=func)
+
+    p = sub.add_parser("summary", help="print stored per-series data summaries as JSON lines")
+    p.add_argument(
+        "--store", default=None, help="store URL (default $AIOPS_STORE_URL or out/aiops.db)"
+    )
+    p.add_argument("--service", default=None)
+    p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("airflow-env", help="print the exports that point `airflow` at this project")
+    p.set_defaults(func=_cmd_airflow_env)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

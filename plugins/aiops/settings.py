@@ -1,0 +1,59 @@
+"""Where the project keeps its files and its results database.
+
+Every function reads the environment when it is called (never at import), so a test, the CLI
+and an Airflow task that set ``AIOPS_HOME`` / ``AIOPS_STORE_URL`` differently each see their
+own value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+AIOPS_HOME_ENV = "AIOPS_HOME"
+STORE_URL_ENV = "AIOPS_STORE_URL"
+STORE_FILENAME = "aiops.db"
+
+# Airflow Connection URIs (and Heroku-style URLs) say ``postgres://``, which SQLAlchemy 2 no
+# longer accepts; bare ``postgresql://`` would pick whatever driver SQLAlchemy defaults to.
+# psycopg2 is the driver this project pins, so both are pinned to it.
+_POSTGRES_PREFIXES = ("postgres://", "postgresql://")
+_POSTGRES_DRIVER_PREFIX = "postgresql+psycopg2://"
+
+
+def aiops_home() -> Path:
+    """The folder for run outputs (the default SQLite store, reports): ``$AIOPS_HOME`` or ``out``.
+
+    Relative paths stay relative to the current directory, as a user typing them expects.
+    """
+    return Path(os.environ.get(AIOPS_HOME_ENV) or "out")
+
+
+def default_store_url() -> str:
+    """A SQLite file under :func:`aiops_home`, as an absolute path.
+
+    Absolute, so an Airflow task that runs in another working directory opens the same file.
+    """
+    path = (aiops_home() / STORE_FILENAME).resolve()
+    return f"sqlite:///{path}"
+
+
+def normalise_store_url(url: str) -> str:
+    """Pin PostgreSQL URLs to the psycopg2 driver; leave every other URL unchanged."""
+    for prefix in _POSTGRES_PREFIXES:
+        if url.startswith(prefix):
+            return _POSTGRES_DRIVER_PREFIX + url[len(prefix) :]
+    return url
+
+
+def resolve_store_url(explicit: str | None = None) -> str:
+    """The results store URL: ``explicit``, else ``$AIOPS_STORE_URL``, else the SQLite default.
+
+    One function decides this so the CLI, the DAGs and the scaler cannot disagree on which
+    database holds the results.
+    """
+    url = explicit or os.environ.get(STORE_URL_ENV) or default_store_url()
+    return normalise_store_url(url.strip())

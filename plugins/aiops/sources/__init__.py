@@ -1,0 +1,1 @@
+"""Where metrics, traces and logs come from: HTTP clients and their file-backed twins."""
