@@ -11,7 +11,7 @@ import pytest
 from aiops.devenv import run_airflow
 from aiops.store import Store
 
-pytestmark = [pytest.mark.airflow, pytest.mark.prometheus]
+pytestmark = [pytest.mark.airflow]
 
 
 def _json_output(stdout: str):
@@ -38,6 +38,7 @@ def test_dag_folder_has_no_import_errors(airflow_home: dict[str, str], tmp_path:
     assert "aiops_ingest" in {d["dag_id"] for d in _json_output(proc.stdout)}
 
 
+@pytest.mark.prometheus
 def test_hourly_run_stores_every_series_for_its_interval_and_reruns_change_nothing(
     airflow_home: dict[str, str], prometheus_url: str, world_config, tmp_path: Path
 ) -> None:
@@ -63,3 +64,23 @@ def test_hourly_run_stores_every_series_for_its_interval_and_reruns_change_nothi
     _dags_test(env, end.isoformat(), tmp_path / "second.log")
     with Store.open(store_url) as store:
         assert store.read("series_summary") == first
+
+
+def test_without_prometheus_the_file_backed_source_fills_the_same_rows(
+    airflow_home: dict[str, str], demo_world, world_config, tmp_path: Path
+) -> None:
+    """The fallback `make demo` uses on a machine without the prometheus binary."""
+    world_dir, _ = demo_world
+    store_url = f"sqlite:///{tmp_path / 'results.db'}"
+    env = {
+        **airflow_home,
+        "AIOPS_METRICS_FILE": str(world_dir / "signals.csv.gz"),
+        "AIOPS_STORE_URL": store_url,
+    }
+    end = world_config.end
+    _dags_test(env, end.isoformat(), tmp_path / "file.log")
+    with Store.open(store_url) as store:
+        rows = store.read("series_summary")
+    assert len(rows) == 60
+    assert {r["source"] for r in rows} == {"signals-file"}
+    assert all(r["points"] == 60 for r in rows)

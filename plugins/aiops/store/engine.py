@@ -69,7 +69,7 @@ class Store:
         except SQLAlchemyError as exc:
             engine.dispose()
             raise StoreError(f"store {name}: cannot open: {_reason(exc)}") from exc
-        logger.info("opened store %s at schema version %d", name, version)
+        logger.debug("opened store %s at schema version %d", name, version)
         return store
 
     def close(self) -> None:
