@@ -10,7 +10,9 @@ AIOPS = Path(sys.executable).with_name("aiops")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(AIOPS), *args], capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(AIOPS), *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_help_lists_the_subcommands() -> None:

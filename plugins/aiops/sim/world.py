@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from aiops.digest import file_sha256
 from aiops.sim import logs as sim_logs
 from aiops.sim import traces as sim_traces
 from aiops.sim.incidents import planted_incidents, rollouts
@@ -73,14 +74,6 @@ def simulate_metrics(config: WorldConfig) -> FleetMetrics:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_signals(fleet: FleetMetrics, path: Path) -> None:
     """Ground-truth signals (what the PromQL in the catalog should recover), gzip without mtime."""
     frame = fleet.signals_frame()
@@ -102,6 +95,7 @@ def build_world(config: WorldConfig, out_dir: Path) -> dict[str, Any]:
     if (
         existing is not None
         and existing.get("config") == config.describe()
+        and existing.get("code") == simulator_digest()
         and _files_intact(out_dir, existing)
     ):
         log.info("demo world in %s is up to date (seed %s)", out_dir, config.seed)
@@ -138,6 +132,7 @@ def build_world(config: WorldConfig, out_dir: Path) -> dict[str, Any]:
             item["details"]["expected_breach_at"] = fleet.expected_leak_breach.isoformat()
     manifest: dict[str, Any] = {
         "config": config.describe(),
+        "code": simulator_digest(),
         "signals": list(SIGNALS),
         "samples": samples,
         "series": sum(7 for _ in config.services),
@@ -150,11 +145,17 @@ def build_world(config: WorldConfig, out_dir: Path) -> dict[str, Any]:
         ],
     }
     manifest["sha256"] = {
-        rel: _sha256(out_dir / rel)
+        rel: file_sha256(out_dir / rel)
         for rel in [*files.values(), *manifest["trace_files"], *manifest["log_files"]]
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
+
+
+def simulator_digest() -> str:
+    """Digest of the simulator's own source: a changed simulator must not reuse an old world."""
+    sources = sorted(Path(__file__).parent.glob("*.py"))
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
 
 
 def load_manifest(out_dir: Path) -> dict[str, Any] | None:
@@ -171,6 +172,6 @@ def load_manifest(out_dir: Path) -> dict[str, Any] | None:
 def _files_intact(out_dir: Path, manifest: dict[str, Any]) -> bool:
     for rel, digest in manifest.get("sha256", {}).items():
         path = out_dir / rel
-        if not path.exists() or _sha256(path) != digest:
+        if not path.exists() or file_sha256(path) != digest:
             return False
     return True
