@@ -22,7 +22,7 @@ from aiops.catalog import load_catalog
 from aiops.devenv import PROJECT_ROOT, airflow_env, run_airflow
 from aiops.settings import aiops_home, resolve_store_url
 from aiops.sim.world import WorldConfig, build_world
-from aiops.store import Store
+from aiops.store import Store, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
         if before == after
         else ("new results" if before is None else "results changed")
     )
-    _say(f"      store {_redact(store_url)}: digest {after[:12] if after else '-'}, {change}")
+    _say(f"      store {mask_url(store_url)}: digest {after[:12] if after else '-'}, {change}")
     _say(
         f"      outputs: {_rel(world_dir)}/ (metrics.om, traces/, logs/, manifest.json), "
         f"{_rel(out / 'logs')}/"
@@ -193,12 +193,6 @@ def _rel(path: Path) -> str:
             return str(path.relative_to(PROJECT_ROOT))
         except ValueError:
             return str(path)
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _tail(path: Path, lines: int = 25) -> str:

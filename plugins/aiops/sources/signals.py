@@ -41,6 +41,10 @@ class SignalSource(Protocol):
     ) -> SignalSeries: ...
 
 
+def _empty() -> pd.Series:
+    return pd.Series([], index=pd.DatetimeIndex([], tz="UTC", name="timestamp"), dtype="float64")
+
+
 def _check_interval(start: datetime, end: datetime, step: timedelta) -> None:
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError(f"interval bounds must be timezone-aware, got {start!r} .. {end!r}")
@@ -70,13 +74,7 @@ class PrometheusSignalSource:
                 f"{len(result.series)} series (e.g. {labels}); catalog queries must aggregate to "
                 f"one series per service: {query}"
             )
-        values = (
-            result.series[0].values
-            if result.series
-            else pd.Series(
-                [], index=pd.DatetimeIndex([], tz="UTC", name="timestamp"), dtype="float64"
-            )
-        )
+        values = result.series[0].values if result.series else _empty()
         return SignalSeries(values, self.name, query, list(result.warnings))
 
 
@@ -113,9 +111,7 @@ class SignalsFileSource:
         frame = self._load()
         column = f"{service}:{signal}"
         if column not in frame.columns:
-            empty = pd.Series(
-                [], index=pd.DatetimeIndex([], tz="UTC", name="timestamp"), dtype="float64"
-            )
+            empty = _empty()
             return SignalSeries(empty, self.name, column, [f"{self.path}: no column {column!r}"])
         window = frame.loc[(frame.index >= start) & (frame.index < end), column]
         grid = pd.date_range(start, end, freq=step, inclusive="left")
