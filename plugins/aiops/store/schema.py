@@ -14,7 +14,7 @@ import logging
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
-from aiops.store.types import JSONList, UTCDateTime
+from aiops.store.types import JSONDoc, JSONList, UTCDateTime
 
 logger = logging.getLogger(__name__)
 
@@ -64,4 +64,47 @@ series_summary = Table(
     Column("first_ts", UTCDateTime),
     Column("last_ts", UTCDateTime),
     Column("warnings", JSONList),  # JSON list of strings; None is stored as []
+)
+
+# A frame that failed its data-quality suite, kept with the validation report instead of being
+# dropped or used. `stage` says which job refused it ("score" hourly, "train" nightly).
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("interval_start", UTCDateTime, primary_key=True),
+    Column("interval_end", UTCDateTime, primary_key=True),
+    Column("service", String, primary_key=True),
+    Column("signal", String, primary_key=True),
+    Column("stage", String, primary_key=True),
+    Column("suite", String, nullable=False),
+    Column("reason", Text, nullable=False),  # one line per failed expectation
+    Column("points", Integer, nullable=False),
+    Column("report", JSONDoc),  # the great-expectations validation result, as JSON
+)
+
+# One row per anomaly event: a debounced run of anomalous points (or a "no data" stretch) of
+# one (service, signal). Keyed by its start, so the hourly run that sees a deviation continue
+# extends the same row, and a rerun or backfill of an interval rewrites it unchanged.
+anomaly_events = Table(
+    "anomaly_events",
+    metadata,
+    Column("service", String, primary_key=True),
+    Column(
+        "signal", String, primary_key=True
+    ),  # a signal name, or "*" for the multivariate detector
+    Column("kind", String, primary_key=True),  # "anomaly" | "no_data"
+    Column("start", UTCDateTime, primary_key=True),
+    Column("end", UTCDateTime, nullable=False),  # exclusive: first normal step after the event
+    Column("severity", String, nullable=False),  # "info" | "warning" | "critical"
+    Column("confidence", Float, nullable=False),  # [0, 1]
+    Column("direction", String, nullable=False),  # "above" | "below" | "none"
+    Column("points", Integer, nullable=False),  # raw anomalous points condensed into the event
+    Column("peak_score", Float, nullable=False),  # largest robust |z| in the event
+    Column("observed", Float),  # value at the peak
+    Column("expected_low", Float),
+    Column("expected_high", Float),
+    Column("explanation", Text, nullable=False),
+    Column("detector", String, nullable=False),
+    Column("model_version", String, nullable=False),
+    Column("context", JSONDoc),  # anything later stages attach (log anomalies, incident id)
 )

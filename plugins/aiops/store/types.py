@@ -95,3 +95,25 @@ class JSONList(TypeDecorator[list]):
         if value is None:
             return []
         return list(json.loads(value))
+
+
+class JSONDoc(TypeDecorator[dict]):
+    """A JSON object (validation reports, event context) stored as canonical JSON text.
+
+    Canonical (sorted keys, no spaces) for the same reason as :class:`JSONList`: a rerun that
+    builds the same document must leave the row byte-identical. ``None`` is stored as ``{}``.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str:
+        doc = {} if value is None else json.loads(value) if isinstance(value, str) else value
+        if not isinstance(doc, dict):
+            raise TypeError(f"expected a mapping or a JSON object, got {type(value).__name__}")
+        return json.dumps(
+            doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any]:
+        return {} if value is None else dict(json.loads(value))
