@@ -17,6 +17,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 SHARD_SIZE = int(os.environ.get("AIOPS_SHARD_SIZE", "4"))
 RETRIES = int(os.environ.get("AIOPS_TASK_RETRIES", "2"))
+RETRY_DELAY = timedelta(seconds=int(os.environ.get("AIOPS_RETRY_DELAY_SECONDS", "60")))
 
 
 @dag(
@@ -29,7 +30,7 @@ RETRIES = int(os.environ.get("AIOPS_TASK_RETRIES", "2"))
     max_active_runs=4,
     default_args={
         "retries": RETRIES,
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": RETRY_DELAY,
         "retry_exponential_backoff": True,
     },
     tags=["aiops"],

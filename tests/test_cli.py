@@ -41,3 +41,40 @@ def test_airflow_env_points_airflow_at_this_project() -> None:
     root = Path(__file__).resolve().parents[1]
     assert f"export AIRFLOW__CORE__DAGS_FOLDER={root / 'dags'}" in proc.stdout
     assert "AIRFLOW__CORE__LOAD_EXAMPLES=False" in proc.stdout
+
+
+def test_detect_scores_a_csv_and_flags_a_level_shift(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    values = 100 + rng.normal(0, 1, 2000)
+    values[1500:] += 25  # a level shift
+    src = tmp_path / "series.csv"
+    src.write_text(
+        "timestamp,value\n"
+        + "".join(
+            f"2026-01-01 {i // 60 % 24:02d}:{i % 60:02d}:00,{v:.3f}\n".replace(
+                "2026-01-01", f"2026-01-{1 + i // 1440:02d}"
+            )
+            for i, v in enumerate(values)
+        )
+    )
+    out = tmp_path / "scores.csv"
+    proc = _run("detect", "--input", str(src), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "timestamp,value,anomaly_score,is_anomaly" and len(lines) == 2001
+    flagged = [
+        i for i, line in enumerate(lines[1:]) if line.endswith(",1") or line.endswith(",True")
+    ]
+    assert any(1500 <= i <= 1510 for i in flagged)  # the shift, within 10 points
+    assert len([i for i in flagged if i < 1500]) <= 3  # few false alarms on the noise before it
+    assert all(0.0 <= float(line.split(",")[2]) <= 1.0 for line in lines[1:])
+
+
+def test_detect_names_the_file_and_line_of_a_bad_row(tmp_path: Path) -> None:
+    src = tmp_path / "bad.csv"
+    src.write_text("timestamp,value\n2026-01-01 00:00:00,1\n2026-01-01 00:01:00,oops\n")
+    proc = _run("detect", "--input", str(src), "--output", str(tmp_path / "o.csv"))
+    assert proc.returncode == 2
+    assert str(src) in proc.stderr and "3" in proc.stderr

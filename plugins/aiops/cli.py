@@ -70,6 +70,18 @@ def _cmd_prometheus_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from aiops.detect import DetectInputError, detect_csv
+
+    try:
+        summary = detect_csv(args.input, args.output)
+    except (DetectInputError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(summary)
+    return 0
+
+
 def _cmd_airflow_env(args: argparse.Namespace) -> int:
     from aiops.devenv import airflow_env, shell_exports
 
@@ -135,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--service", default=None)
     p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser(
+        "detect", help="score a timestamp,value CSV causally with the default detector"
+    )
+    p.add_argument("--input", type=Path, required=True, help="CSV with columns timestamp,value")
+    p.add_argument(
+        "--output", type=Path, required=True, help="CSV: timestamp,value,anomaly_score,is_anomaly"
+    )
+    p.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("airflow-env", help="print the exports that point `airflow` at this project")
     p.set_defaults(func=_cmd_airflow_env)

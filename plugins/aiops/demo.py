@@ -8,8 +8,6 @@ rows, and the printed digest proves it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,16 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from aiops import promserver
-from aiops.catalog import load_catalog
+from aiops.demo_report import print_detection, print_ingest, results_digest
 from aiops.devenv import PROJECT_ROOT, airflow_env, run_airflow
-from aiops.settings import aiops_home, resolve_store_url
+from aiops.settings import aiops_home, models_root, resolve_store_url
 from aiops.sim.world import WorldConfig, build_world
 from aiops.store import Store, mask_url
 
 log = logging.getLogger(__name__)
 
-DAGS = ("aiops_ingest",)
-DEMO_HOURS = 2  # enough to show the point: two consecutive hourly intervals
+POOL = "aiops_prometheus"  # the pool the DAGs query Prometheus under
+
+DETECTED_KINDS = ("latency_regression", "cascading_failure", "error_spike")
 
 
 @dataclass(frozen=True)
@@ -37,15 +36,37 @@ class Interval:
 
     @property
     def label(self) -> str:
+        if self.end - self.start >= timedelta(days=1):
+            return f"{self.start:%Y-%m-%d %H:%M}-{self.end:%Y-%m-%d %H:%M}"
         return f"{self.start:%Y-%m-%d %H:%M}-{self.end:%H:%M}"
 
 
-def demo_intervals(config: WorldConfig, hours: int = DEMO_HOURS) -> list[Interval]:
-    end = config.end
-    return [
-        Interval(end - timedelta(hours=h), end - timedelta(hours=h - 1))
-        for h in range(hours, 0, -1)
+@dataclass(frozen=True)
+class Run:
+    dag_id: str
+    interval: Interval
+
+
+def demo_plan(manifest: dict[str, Any]) -> list[Run]:
+    """One nightly training before the incidents, then the hour of each planted incident.
+
+    Only as many intervals as show the point: training runs once (the hourly runs use the
+    newest good model trained on data that ended by their interval, as a backfill would),
+    and each hourly DAG runs on the three hours where something was planted.
+    """
+    starts = sorted(
+        datetime.fromisoformat(i["start"])
+        for i in manifest["incidents"]
+        if i["kind"] in DETECTED_KINDS
+    )
+    night = starts[0].replace(hour=0, minute=0, second=0, microsecond=0)
+    hours = [
+        Interval(t.replace(minute=0), t.replace(minute=0) + timedelta(hours=1)) for t in starts
     ]
+    runs = [Run("aiops_nightly", Interval(night - timedelta(days=1), night))]
+    runs += [Run("aiops_ingest", h) for h in hours]
+    runs += [Run("aiops_hourly", h) for h in hours]
+    return runs
 
 
 def _say(message: str) -> None:
@@ -60,6 +81,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
     env = airflow_env()
     env["AIOPS_STORE_URL"] = store_url
     env["AIOPS_HOME"] = str(out)
+    env["AIOPS_MODELS"] = models_root()
 
     _say(
         f"[1/4] demo world (seed {config.seed}, {len(config.services)} services, "
@@ -76,28 +98,42 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
         source_label = _start_metrics_backend(stack, world_dir, out, env)
         _say(f"      {source_label}")
 
-        _say("[3/4] airflow: migrate the metadata DB, run each DAG over the demo intervals")
+        _say(
+            "[3/4] airflow: migrate the metadata DB, train nightly, run the hourly DAGs on the planted incidents"
+        )
         proc = run_airflow(["db", "migrate"], env, out / "logs" / "airflow-db-migrate.log")
         if proc.returncode != 0:
             _say(f"      airflow db migrate failed; see {out / 'logs' / 'airflow-db-migrate.log'}")
             return 1
+        proc = run_airflow(
+            ["pools", "set", POOL, "4", "caps concurrent Prometheus queries"],
+            env,
+            out / "logs" / "airflow-pools.log",
+        )
+        if proc.returncode != 0:
+            _say(f"      airflow pools set failed; see {out / 'logs' / 'airflow-pools.log'}")
+            return 1
+        plan = demo_plan(manifest)
+        hours = [r.interval for r in plan if r.dag_id == "aiops_hourly"]
         with Store.open(store_url) as store:
-            before = _digest(store, demo_intervals(config))
-        for dag_id in DAGS:
-            for interval in demo_intervals(config):
-                logfile = out / "logs" / f"{dag_id}-{interval.start:%Y%m%dT%H%M}.log"
-                # Airflow 3: a data-interval run's logical date is the END of its interval
-                proc = run_airflow(["dags", "test", dag_id, interval.end.isoformat()], env, logfile)
-                status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
-                _say(f"      {dag_id} [{interval.label}) {status}  log: {_rel(logfile)}")
-                if proc.returncode != 0:
-                    _say(_tail(logfile))
-                    return 1
+            before = results_digest(store, hours)
+        for run in plan:
+            logfile = out / "logs" / f"{run.dag_id}-{run.interval.start:%Y%m%dT%H%M}.log"
+            # Airflow 3: a data-interval run's logical date is the END of its interval
+            proc = run_airflow(
+                ["dags", "test", run.dag_id, run.interval.end.isoformat()], env, logfile
+            )
+            status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+            _say(f"      {run.dag_id:<14} [{run.interval.label}) {status}  log: {_rel(logfile)}")
+            if proc.returncode != 0:
+                _say(_tail(logfile))
+                return 1
 
     _say("[4/4] what landed")
     with Store.open(store_url) as store:
-        after = _digest(store, demo_intervals(config))
-        _print_summary(store, demo_intervals(config))
+        after = results_digest(store, hours)
+        print_ingest(store, hours, _say)
+        print_detection(store, manifest, hours, _say)
     change = (
         "unchanged by this run (idempotent rerun)"
         if before == after
@@ -106,7 +142,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
     _say(f"      store {mask_url(store_url)}: digest {after[:12] if after else '-'}, {change}")
     _say(
         f"      outputs: {_rel(world_dir)}/ (metrics.om, traces/, logs/, manifest.json), "
-        f"{_rel(out / 'logs')}/"
+        f"{_rel(Path(env['AIOPS_MODELS']))}/ (models), {_rel(out / 'logs')}/"
     )
     return 0
 
@@ -131,58 +167,6 @@ def _start_metrics_backend(
     env["AIRFLOW_CONN_PROMETHEUS_DEFAULT"] = server.url
     env.pop("AIOPS_METRICS_FILE", None)
     return f"real Prometheus ({binaries.prometheus}) on {server.url}, history backfilled from {_rel(world_dir / 'metrics.om')}"
-
-
-def _digest(store: Store, intervals: list[Interval]) -> str | None:
-    rows = [
-        r
-        for i in intervals
-        for r in store.read("series_summary", interval_start=i.start, interval_end=i.end)
-    ]
-    if not rows:
-        return None
-    text = json.dumps(rows, default=str, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _print_summary(store: Store, intervals: list[Interval]) -> None:
-    catalog = load_catalog()
-    for interval in intervals:
-        rows = store.read(
-            "series_summary", interval_start=interval.start, interval_end=interval.end
-        )
-        by_service: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            by_service.setdefault(row["service"], []).append(row)
-        sources = sorted({r["source"] for r in rows})
-        _say(
-            f"      aiops_ingest [{interval.label}): {len(rows)} series from {', '.join(sources) or 'nothing'}"
-        )
-        _say(
-            f"        {'service':<15} {'signals':>7} {'points':>11} {'gaps':>5}  latency_p95   error_ratio  memory"
-        )
-        for service in catalog.service_names:
-            srows = {r["signal"]: r for r in by_service.get(service, [])}
-            with_data = sum(1 for r in srows.values() if r["points"] > 0)
-            points = sum(r["points"] for r in srows.values())
-            expected = sum(r["expected_points"] for r in srows.values())
-            gaps = sum(r["gaps"] for r in srows.values())
-            _say(
-                f"        {service:<15} {with_data:>3}/{len(catalog.defaults.signals):<3} "
-                f"{points:>5}/{expected:<5} {gaps:>5}  "
-                f"{_fmt(srows.get('latency_p95'), 1000, 'ms'):>11}  "
-                f"{_fmt(srows.get('error_ratio'), 100, '%'):>11}  "
-                f"{_fmt(srows.get('memory'), 2**-20, 'MiB')}"
-            )
-        missing = [s for s in catalog.service_names if s not in by_service]
-        if missing:
-            _say(f"        no rows at all for: {', '.join(missing)}")
-
-
-def _fmt(row: dict[str, Any] | None, scale: float, unit: str) -> str:
-    if not row or row.get("value_mean") is None:
-        return "no data"
-    return f"{row['value_mean'] * scale:.1f}{unit}"
 
 
 def _rel(path: Path) -> str:

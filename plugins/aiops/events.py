@@ -150,6 +150,69 @@ def events_for_series(
     return events
 
 
+def multivariate_events(
+    service: str,
+    scores: pd.Series,
+    z: pd.DataFrame,
+    *,
+    threshold: float,
+    step: timedelta,
+    detector: str,
+    model_version: str,
+    config: EventConfig = EventConfig(),
+) -> list[dict[str, Any]]:
+    """Events of a service's multivariate detector (signal "*"): a combination of signals that
+    is unusual together even when no single one crosses its band. The explanation names the
+    signals that moved most at the peak, so the reader knows where to look."""
+    values = scores.to_numpy(dtype="float64")
+    mask = np.nan_to_num(values, nan=0.0) >= threshold
+    events = []
+    for first, last in _groups(mask, config.merge_gap):
+        points = int(mask[first : last + 1].sum())
+        if points < config.min_points:
+            continue
+        peak_at = first + int(np.nanargmax(values[first : last + 1]))
+        peak = float(values[peak_at])
+        row = z.iloc[peak_at].dropna()
+        top = row.reindex(row.abs().sort_values(ascending=False).index)[:3]
+        movers = ", ".join(
+            f"{SIGNAL_LABELS.get(str(k).split(':', 1)[-1], k)} {v:+.1f} sigma"
+            for k, v in top.items()
+        )
+        start, end = (
+            scores.index[first].to_pydatetime(),
+            (scores.index[last] + step).to_pydatetime(),
+        )
+        strength = (peak - threshold) / max(1.0 - threshold, 1e-12)
+        persistence = min(1.0, points / (4.0 * config.min_points)) ** 0.5
+        events.append(
+            {
+                "service": service,
+                "signal": "*",
+                "kind": "anomaly",
+                "start": start,
+                "end": end,
+                "severity": "warning",
+                "confidence": round(min(1.0, 0.5 * min(1.0, strength) + 0.5 * persistence), 4),
+                "direction": "none",
+                "points": points,
+                "peak_score": round(peak, 6),
+                "observed": None,
+                "expected_low": None,
+                "expected_high": None,
+                "explanation": (
+                    f"unusual combination of signals for {service}: detector score {peak:.4f} "
+                    f"(threshold {threshold:g}); largest deviations at the peak: {movers}; "
+                    f"{points} anomalous points over {format_duration((end - start).total_seconds())}"
+                ),
+                "detector": detector,
+                "model_version": model_version,
+                "context": {},
+            }
+        )
+    return events
+
+
 def no_data_event(
     service: str,
     signal: str,

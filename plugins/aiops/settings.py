@@ -57,3 +57,15 @@ def resolve_store_url(explicit: str | None = None) -> str:
     """
     url = explicit or os.environ.get(STORE_URL_ENV) or default_store_url()
     return normalise_store_url(url.strip())
+
+
+MODELS_ENV = "AIOPS_MODELS"
+
+
+def models_root() -> str:
+    """Where the model registry lives: ``$AIOPS_MODELS`` (a folder or an fsspec URL such as
+    ``s3://bucket/models``), else ``models`` under the current directory, made absolute."""
+    root = os.environ.get(MODELS_ENV)
+    if root and "://" in root:
+        return root
+    return str(Path(root or "models").resolve())

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiops.airflow.hooks import metric_source, store_url
 from aiops.catalog import load_catalog
+from aiops.settings import models_root
 from aiops.store import Store
 from aiops.summary import summarize_services
 
@@ -41,3 +42,74 @@ def combine_totals(parts: list[dict[str, Any]]) -> dict[str, Any]:
             combined[key] = combined.get(key, 0) + value
     log.info("interval totals: %s", combined)
     return combined
+
+
+def train_shard(shard: list[str], end: datetime) -> dict[str, Any]:
+    """Nightly: train every service of the shard on the window ending at the interval's end."""
+    from aiops.anomaly import DetectionSettings, train_service
+    from aiops.quality import quarantine
+    from aiops.registry import ModelRegistry
+
+    end = utc(end)
+    settings = DetectionSettings()
+    source, catalog = metric_source(), load_catalog()
+    registry = ModelRegistry(models_root())
+    totals = {"services": 0, "trained": 0, "quarantined": 0, "not_trained": 0}
+    with Store.open(store_url()) as store:
+        for service in shard:
+            outcome = train_service(source, catalog, service, end, registry, settings)
+            window_start = end - timedelta(days=settings.training_days)
+            totals["quarantined"] += quarantine(store, outcome.quarantined, window_start, end)
+            totals["services"] += 1
+            totals["trained" if outcome.model else "not_trained"] += 1
+            for note in outcome.notes:
+                log.warning("%s: %s", service, note)
+    log.info("training window ending %s, shard %s: %s", end.isoformat(), shard, totals)
+    return totals
+
+
+def score_shard(shard: list[str], start: datetime, end: datetime) -> dict[str, Any]:
+    """Hourly: score the interval with the newest good models and upsert the events."""
+    from aiops.anomaly import DetectionSettings, score_service
+    from aiops.quality import quarantine
+    from aiops.registry import ModelRegistry
+
+    start, end = utc(start), utc(end)
+    settings = DetectionSettings()
+    source, catalog = metric_source(), load_catalog()
+    registry = ModelRegistry(models_root())
+    totals = {
+        "services": 0,
+        "events": 0,
+        "anomalous_points": 0,
+        "quarantined": 0,
+        "no_data": 0,
+        "unscored": 0,
+    }
+    with Store.open(store_url()) as store:
+        for service in shard:
+            open_events = _open_events(store, service, start, settings)
+            outcome = score_service(
+                source, catalog, service, start, end, registry, open_events, settings
+            )
+            store.upsert("anomaly_events", outcome.events)
+            totals["quarantined"] += quarantine(store, outcome.quarantined, start, end)
+            totals["services"] += 1
+            totals["events"] += sum(1 for e in outcome.events if e["kind"] == "anomaly")
+            totals["no_data"] += sum(1 for e in outcome.events if e["kind"] == "no_data")
+            totals["anomalous_points"] += outcome.anomalous_points
+            totals["unscored"] += 0 if outcome.model else 1
+            for note in outcome.notes:
+                log.warning("%s: %s", service, note)
+    log.info("interval [%s, %s) shard %s: %s", start.isoformat(), end.isoformat(), shard, totals)
+    return totals
+
+
+def _open_events(store: Store, service: str, start: datetime, settings) -> dict[str, datetime]:
+    """Events of earlier intervals still running when this one starts: their start per signal."""
+    reach = timedelta(seconds=60) * (settings.events.merge_gap + 1)
+    out: dict[str, datetime] = {}
+    for row in store.read("anomaly_events", service=service, kind="anomaly"):
+        if row["start"] < start <= row["end"] + reach:
+            out[row["signal"]] = max(out.get(row["signal"], row["start"]), row["start"])
+    return out

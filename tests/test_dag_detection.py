@@ -1,0 +1,72 @@
+"""Nightly training and hourly scoring through a real Airflow (`airflow dags test`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aiops.devenv import run_airflow
+from aiops.store import Store
+
+pytestmark = pytest.mark.airflow
+
+
+@pytest.fixture(scope="module")
+def detection_env(airflow_home, demo_world, tmp_path_factory):
+    world_dir, manifest = demo_world
+    tmp = tmp_path_factory.mktemp("detection")
+    env = {
+        **airflow_home,
+        "AIOPS_METRICS_FILE": str(world_dir / "signals.csv.gz"),
+        "AIOPS_STORE_URL": f"sqlite:///{tmp / 'results.db'}",
+        "AIOPS_MODELS": str(tmp / "models"),
+        "AIOPS_RETRY_DELAY_SECONDS": "1",
+    }
+    regression = next(i for i in manifest["incidents"] if i["kind"] == "latency_regression")
+    began = datetime.fromisoformat(regression["start"])
+    night = began.replace(hour=0, minute=0)
+    _dags_test(env, "aiops_nightly", night, tmp / "nightly.log")
+    return env, tmp, began
+
+
+def _dags_test(env, dag_id: str, logical_date: datetime, log: Path, expect_ok: bool = True):
+    proc = run_airflow(["dags", "test", dag_id, logical_date.isoformat()], env, log)
+    if expect_ok:
+        assert proc.returncode == 0, log.read_text()[-4000:]
+    return proc
+
+
+def test_hourly_run_files_the_regression_once_and_reruns_change_nothing(detection_env) -> None:
+    env, tmp, began = detection_env
+    hour_end = began.replace(minute=0) + timedelta(hours=1)
+    _dags_test(env, "aiops_hourly", hour_end, tmp / "hourly-1.log")
+    with Store.open(env["AIOPS_STORE_URL"]) as store:
+        first = store.read("anomaly_events")
+    catalog = [e for e in first if e["service"] == "catalog" and e["signal"] == "latency_p95"]
+    assert len(catalog) == 1 and abs(catalog[0]["start"] - began) <= timedelta(minutes=10)
+    assert "robust sigma above" in catalog[0]["explanation"]
+
+    _dags_test(env, "aiops_hourly", hour_end, tmp / "hourly-2.log")
+    with Store.open(env["AIOPS_STORE_URL"]) as store:
+        assert store.read("anomaly_events") == first
+
+
+def test_prometheus_down_mid_run_retries_then_fails_naming_the_url(detection_env) -> None:
+    env, tmp, began = detection_env
+    down = {
+        **env,
+        "AIRFLOW_CONN_PROMETHEUS_DEFAULT": "http://127.0.0.1:9",
+        "AIOPS_TASK_RETRIES": "1",
+    }
+    down.pop("AIOPS_METRICS_FILE")
+    log = tmp / "down.log"
+    proc = _dags_test(
+        down, "aiops_hourly", began.replace(minute=0) + timedelta(hours=2), log, expect_ok=False
+    )
+    assert proc.returncode != 0
+    text = log.read_text()
+    final = 'http://127.0.0.1:9/api/v1/query_range: Prometheus unavailable after 3 attempt(s) for query \'sum(rate(http_requests_total{service="gateway"}'
+    # the client's bounded retries (3 attempts) inside each of the task's two tries (retries=1)
+    assert text.count(final) == 2, text[-3000:]
