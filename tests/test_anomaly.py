@@ -105,4 +105,31 @@ def test_the_multivariate_detector_names_what_moved_together(setup):
     combined = [e for e in outcome.events if e["signal"] == "*"]
     assert len(combined) == 1 and abs(combined[0]["start"] - began) <= timedelta(minutes=10)
     assert "unusual combination of signals for redis" in combined[0]["explanation"]
-    assert "error ratio" in combined[0]["explanation"] or "latency p95" in combined[0]["explanation"]
+    assert (
+        "error ratio" in combined[0]["explanation"] or "latency p95" in combined[0]["explanation"]
+    )
+
+
+class _MissingSignal(SignalsFileSource):
+    """The real file source with one series gone, as when an exporter stops reporting."""
+
+    def __init__(self, path, service: str, signal: str) -> None:
+        super().__init__(path)
+        self.missing = (service, signal)
+
+    def fetch(self, service, signal, query, start, end, step):
+        if (service, signal) == self.missing:
+            return super().fetch("no-such-service", signal, query, start, end, step)
+        return super().fetch(service, signal, query, start, end, step)
+
+
+def test_a_missing_series_is_a_no_data_event_and_the_rest_is_still_scored(setup, demo_world):
+    source, catalog, registry, incidents = setup
+    began = datetime.fromisoformat(incidents["error_spike"]["start"])
+    train_service(source, catalog, "payment", began.replace(hour=0, minute=0), registry)
+    gone = _MissingSignal(Path(demo_world[0]) / "signals.csv.gz", "payment", "memory")
+    start, end = _hour_of(began)
+    outcome = score_service(gone, catalog, "payment", start, end, registry, open_events={})
+    no_data = [e for e in outcome.events if e["kind"] == "no_data"]
+    assert [(e["signal"], e["start"], e["end"]) for e in no_data] == [("memory", start, end)]
+    assert any(e["signal"] == "error_ratio" and e["kind"] == "anomaly" for e in outcome.events)

@@ -116,7 +116,8 @@ def print_detection(
             if e["service"] == inc["service"] and abs(e["start"] - began) <= timedelta(minutes=10)
         ]
         if hits:
-            first = min(hits, key=lambda e: e["start"])
+            # the per-signal event explains itself best; the multivariate one backs it up
+            first = min(hits, key=lambda e: (e["signal"] == "*", e["start"]))
             say(
                 f"        DETECTED {inc['kind']:<18} {inc['service']:<8} planted {began:%m-%d %H:%M}, "
                 f"event from {first['start']:%H:%M} [{first['severity']}, confidence {first['confidence']:.2f}]"
