@@ -18,13 +18,12 @@ from typing import Any
 from aiops import promserver
 from aiops.demo_report import print_detection, print_ingest, results_digest
 from aiops.devenv import PROJECT_ROOT, airflow_env, run_airflow
-from aiops.settings import aiops_home, models_root, resolve_store_url
+from aiops.settings import PROMETHEUS_POOL, aiops_home, models_root, resolve_store_url
 from aiops.sim.world import WorldConfig, build_world
 from aiops.store import Store, mask_url
 
 log = logging.getLogger(__name__)
 
-POOL = "aiops_prometheus"  # the pool the DAGs query Prometheus under
 
 DETECTED_KINDS = ("latency_regression", "cascading_failure", "error_spike")
 
@@ -106,7 +105,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
             _say(f"      airflow db migrate failed; see {out / 'logs' / 'airflow-db-migrate.log'}")
             return 1
         proc = run_airflow(
-            ["pools", "set", POOL, "4", "caps concurrent Prometheus queries"],
+            ["pools", "set", PROMETHEUS_POOL, "4", "caps concurrent Prometheus queries"],
             env,
             out / "logs" / "airflow-pools.log",
         )

@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 AIOPS_HOME_ENV = "AIOPS_HOME"
 STORE_URL_ENV = "AIOPS_STORE_URL"
 STORE_FILENAME = "aiops.db"
+# the Airflow pool every task that queries Prometheus runs in (created by `make demo`)
+PROMETHEUS_POOL = "aiops_prometheus"
 
 # Airflow Connection URIs (and Heroku-style URLs) say ``postgres://``, which SQLAlchemy 2 no
 # longer accepts; bare ``postgresql://`` would pick whatever driver SQLAlchemy defaults to.

@@ -1,0 +1,48 @@
+"""What every aiops DAG shares: its interval timetable, retries, the shard planner and the
+totals reporter. DAG files import this and declare only what is theirs."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from aiops.settings import PROMETHEUS_POOL
+
+SHARD_SIZE = int(os.environ.get("AIOPS_SHARD_SIZE", "4"))
+POOL = PROMETHEUS_POOL  # caps how many shards query Prometheus at once
+START_DATE = pendulum.datetime(2026, 10, 1, tz="UTC")
+
+
+def interval_timetable(cron: str) -> CronDataIntervalTimetable:
+    """Runs that each cover [start, end) of one period. Airflow 3's default cron timetable
+    gives runs no interval (start == end), which would make every query empty."""
+    return CronDataIntervalTimetable(cron, timezone="UTC")
+
+
+def default_args() -> dict[str, Any]:
+    return {
+        "retries": int(os.environ.get("AIOPS_TASK_RETRIES", "2")),
+        "retry_delay": timedelta(seconds=int(os.environ.get("AIOPS_RETRY_DELAY_SECONDS", "60"))),
+        "retry_exponential_backoff": True,
+    }
+
+
+@task
+def plan_shards() -> list[list[str]]:
+    """Services grouped for mapping: one task per shard, never one per series."""
+    from aiops.airflow import tasks
+
+    return tasks.plan_shards(SHARD_SIZE)
+
+
+@task
+def report(parts: list[dict]) -> dict:
+    """The run summary: the shards' totals added up (and logged)."""
+    from aiops.airflow import tasks
+
+    return tasks.combine_totals(list(parts))
