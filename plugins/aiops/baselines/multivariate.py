@@ -49,7 +49,7 @@ import pandas as pd
 from pyod.models.copod import COPOD
 from pyod.models.ecod import ECOD
 
-from aiops.baselines.seasonal import BaselineError
+from aiops.baselines.errors import BaselineError
 from aiops.catalog import SIGNAL_NAMES
 
 ARRAYS_FILE = "service_detector.npz"
