@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -49,6 +49,7 @@ import pandas as pd
 from pyod.models.copod import COPOD
 from pyod.models.ecod import ECOD
 
+from aiops.baselines.artifacts import read_meta
 from aiops.baselines.errors import BaselineError
 from aiops.catalog import SIGNAL_NAMES
 
@@ -187,19 +188,7 @@ class ServiceDetector:
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> ServiceDetector:
         folder = Path(folder)
-        meta_path = folder / META_FILE
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BaselineError(f"{meta_path}: cannot read detector metadata: {exc}") from exc
-        if meta.get("format") != FORMAT_VERSION:
-            raise BaselineError(
-                f"{meta_path}: format {meta.get('format')!r}, expected {FORMAT_VERSION}"
-            )
-        known = {f.name for f in fields(ServiceDetectorConfig)}
-        unknown = sorted(set(meta["config"]) - known)
-        if unknown:
-            raise BaselineError(f"{meta_path}: config: unknown key(s) {unknown}")
+        meta = read_meta(folder / META_FILE, FORMAT_VERSION, ServiceDetectorConfig, "detector")
         config = ServiceDetectorConfig(
             **{**meta["config"], "signals": tuple(meta["config"]["signals"])}
         )

@@ -55,13 +55,14 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from aiops.baselines.artifacts import read_meta
 from aiops.baselines.errors import BaselineError, InsufficientHistoryError
 from aiops.baselines.profile import (
     _DAY_NS,
@@ -337,19 +338,7 @@ class SeasonalBaseline:
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> SeasonalBaseline:
         folder = Path(folder)
-        meta_path = folder / META_FILE
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BaselineError(f"{meta_path}: cannot read baseline metadata: {exc}") from exc
-        if meta.get("format") != FORMAT_VERSION:
-            raise BaselineError(
-                f"{meta_path}: format {meta.get('format')!r}, expected {FORMAT_VERSION}"
-            )
-        known = {f.name for f in fields(SeasonalBaselineConfig)}
-        unknown = sorted(set(meta["config"]) - known)
-        if unknown:
-            raise BaselineError(f"{meta_path}: config: unknown key(s) {unknown}")
+        meta = read_meta(folder / META_FILE, FORMAT_VERSION, SeasonalBaselineConfig, "baseline")
         model = cls(SeasonalBaselineConfig(**meta["config"]))
         with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
             model.profile_ = arrays["profile"]
