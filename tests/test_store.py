@@ -354,3 +354,19 @@ def test_the_default_store_is_created_under_aiops_home(
         opened.upsert("series_summary", [summary_row()])
 
     assert (tmp_path / "fresh" / "home" / "aiops.db").is_file()
+
+
+def test_read_with_a_lower_bound_returns_only_rows_at_or_after_it(store) -> None:
+    """The hourly scorer asks for events still running; it must not read the whole history."""
+    base = datetime(2026, 10, 31, tzinfo=UTC)
+    rows = [
+        summary_row(
+            interval_start=base + timedelta(hours=h), interval_end=base + timedelta(hours=h + 1)
+        )
+        for h in range(5)
+    ]
+    store.upsert("series_summary", rows)
+    got = store.read("series_summary", at_least={"interval_end": base + timedelta(hours=3)})
+    assert [r["interval_start"] for r in got] == [base + timedelta(hours=h) for h in (2, 3, 4)]
+    with pytest.raises(StoreError, match="no column"):
+        store.read("series_summary", at_least={"nope": 1})

@@ -109,7 +109,9 @@ def _open_events(store: Store, service: str, start: datetime, settings) -> dict[
     """Events of earlier intervals still running when this one starts: their start per signal."""
     reach = timedelta(seconds=60) * (settings.events.merge_gap + 1)
     out: dict[str, datetime] = {}
-    for row in store.read("anomaly_events", service=service, kind="anomaly"):
-        if row["start"] < start <= row["end"] + reach:
+    for row in store.read(
+        "anomaly_events", service=service, kind="anomaly", at_least={"end": start - reach}
+    ):
+        if row["start"] < start:
             out[row["signal"]] = max(out.get(row["signal"], row["start"]), row["start"])
     return out

@@ -134,10 +134,15 @@ class Store:
         logger.debug("store %s: upserted %d rows into %s", self.name, len(batch), table_name)
         return len(batch)
 
-    def read(self, table_name: str, **equals: Any) -> list[dict[str, Any]]:
-        """Rows of ``table_name`` whose columns equal ``equals``, ordered by primary key."""
+    def read(
+        self, table_name: str, *, at_least: Mapping[str, Any] | None = None, **equals: Any
+    ) -> list[dict[str, Any]]:
+        """Rows of ``table_name`` whose columns equal ``equals`` and are >= ``at_least``
+        (e.g. events still running after a time), ordered by primary key. The bounds go into
+        the query, so a caller on an hourly path never reads a table's whole history."""
         table = self.table(table_name)
-        unknown = sorted(set(equals) - set(table.c.keys()))
+        at_least = dict(at_least or {})
+        unknown = sorted((set(equals) | set(at_least)) - set(table.c.keys()))
         if unknown:
             raise StoreError(
                 f"store {self.name}: {table_name} has no column(s) {', '.join(unknown)}; "
@@ -146,6 +151,8 @@ class Store:
         query = select(table).order_by(*table.primary_key.columns)
         for column, value in equals.items():
             query = query.where(table.c[column] == _plain(value))
+        for column, value in at_least.items():
+            query = query.where(table.c[column] >= _plain(value))
         try:
             with self._connect() as conn:
                 return [dict(row) for row in conn.execute(query).mappings()]
