@@ -157,6 +157,34 @@ def test_a_different_interval_end_with_the_same_start_is_a_different_row(store: 
     assert ends == [T0 + HOUR, T0 + 2 * HOUR]
 
 
+def _prediction(generated_at: datetime, value: float) -> dict[str, object]:
+    return {
+        "service": "search",
+        "metric": "request_rate",
+        "target_time": T0 + 3 * HOUR,
+        "generated_at": generated_at,
+        "value": value,
+        "model": "seasonal_naive",
+        "model_version": "v1",
+    }
+
+
+def test_upsert_newer_lets_a_later_run_replace_but_never_an_older_backfill(store: Store) -> None:
+    store.upsert("predictions", [_prediction(T0 + HOUR, 10.0)], newer="generated_at")
+    store.upsert("predictions", [_prediction(T0 + 2 * HOUR, 20.0)], newer="generated_at")
+    store.upsert("predictions", [_prediction(T0 + HOUR, 11.0)], newer="generated_at")  # backfill
+    (row,) = store.read("predictions")
+    assert (row["generated_at"], row["value"]) == (T0 + 2 * HOUR, 20.0)
+
+    store.upsert("predictions", [_prediction(T0 + 2 * HOUR, 21.0)], newer="generated_at")  # rerun
+    assert [r["value"] for r in store.read("predictions")] == [21.0]
+
+
+def test_upsert_newer_names_an_unknown_column(store: Store) -> None:
+    with pytest.raises(StoreError, match="no column 'made_at'"):
+        store.upsert("predictions", [_prediction(T0, 1.0)], newer="made_at")
+
+
 def test_read_filters_by_equality_and_orders_by_key(store: Store) -> None:
     store.upsert(
         "series_summary",

@@ -55,10 +55,20 @@ class SignalSpec(_Model):
 
 
 class Scaling(_Model):
+    """How KEDA should scale the service: replicas = ceil(load at now + lead / capacity).
+
+    `lead_time` is how long a new replica takes to become useful (schedule, pull, warm up):
+    scaling on the load predicted that far ahead has it ready when the load arrives.
+    `forecast: upper` follows the upper end of the 80% interval instead of the mean, for
+    services where running short costs more than a spare replica.
+    """
+
     metric: Literal[SIGNAL_NAMES] = "request_rate"  # type: ignore[valid-type]
     capacity_per_replica: Number = Field(gt=0)
     min_replicas: int = Field(ge=0)
     max_replicas: int = Field(ge=1)
+    lead_time: Seconds = 600.0
+    forecast: Literal["mean", "upper"] = "mean"
 
     @model_validator(mode="after")
     def _check(self) -> Scaling:

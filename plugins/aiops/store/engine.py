@@ -108,8 +108,14 @@ class Store:
                 f"store {self.name}: unknown table {table_name!r}; known tables: {known}"
             ) from None
 
-    def upsert(self, table_name: str, rows: Iterable[Mapping[str, Any]]) -> int:
+    def upsert(
+        self, table_name: str, rows: Iterable[Mapping[str, Any]], *, newer: str | None = None
+    ) -> int:
         """Insert ``rows``, replacing any row with the same primary key; return rows written.
+
+        With ``newer="generated_at"`` a stored row is replaced only by a row whose
+        ``generated_at`` is the same or later: a backfill of an old interval then never
+        overwrites what a newer run wrote, while a rerun of the same interval still does.
 
         Each row replaces the whole stored row: a column it leaves out is written as NULL, so
         the result never depends on what an earlier run wrote. Rows repeating a key within
@@ -121,7 +127,9 @@ class Store:
         batch = _prepared_rows(table, rows, self.name)
         if not batch:
             return 0
-        statement = self._upsert_statement(table)
+        if newer is not None and newer not in table.c:
+            raise StoreError(f"store {self.name}: {table_name} has no column {newer!r} (newer=)")
+        statement = self._upsert_statement(table, newer)
         chunk_size = max(1, _MAX_PARAMS[self.engine.dialect.name] // len(table.columns))
         try:
             with self.engine.begin() as conn:
@@ -184,7 +192,7 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"store {self.name}: cannot connect: {_reason(exc)}") from exc
 
-    def _upsert_statement(self, table: Table) -> Insert:
+    def _upsert_statement(self, table: Table, newer: str | None = None) -> Insert:
         dialect = self.engine.dialect.name
         make_insert = _INSERT_BY_DIALECT.get(dialect)
         if make_insert is None:
@@ -197,7 +205,8 @@ class Store:
         updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
         if not updates:
             return statement.on_conflict_do_nothing(index_elements=keys)
-        return statement.on_conflict_do_update(index_elements=keys, set_=updates)
+        where = None if newer is None else statement.excluded[newer] >= table.c[newer]
+        return statement.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
 
 
 def _create_engine(url: str, name: str) -> Engine:

@@ -108,3 +108,45 @@ anomaly_events = Table(
     Column("model_version", String, nullable=False),
     Column("context", JSONDoc),  # anything later stages attach (log anomalies, incident id)
 )
+
+# The forecast of one (service, metric) at one target time, as the newest hourly run made it.
+# The hourly run whose interval ends at `generated_at` writes the next `horizon` of target
+# times; a later run overwrites the overlap, and an older run (a backfill) never replaces a
+# newer row (Store.upsert(..., newer="generated_at")). The KEDA scaler serves these rows.
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("service", String, primary_key=True),
+    Column("metric", String, primary_key=True),  # a catalog signal name, e.g. "request_rate"
+    Column("target_time", UTCDateTime, primary_key=True),
+    Column("generated_at", UTCDateTime, nullable=False),  # end of the data interval it came from
+    Column("value", Float, nullable=False),  # mean forecast
+    Column("lower", Float),  # 80% interval
+    Column("upper", Float),
+    Column("scaling_value", Float),  # the value replicas follow: mean or the interval's upper end
+    Column("desired_replicas", Integer),  # for the service's scaling metric only: at target + lead
+    Column("observed", Float),  # last observed value before generated_at: the stale fallback
+    Column("observed_at", UTCDateTime),
+    Column("model", String, nullable=False),  # the chosen candidate, e.g. "prophet"
+    Column("model_version", String, nullable=False),
+)
+
+# A predicted SLO breach: when the forecast of a signal crosses its catalog threshold within
+# the horizon. One row per (service, signal, run); a run that sees no crossing writes none.
+predictive_alerts = Table(
+    "predictive_alerts",
+    metadata,
+    Column("service", String, primary_key=True),
+    Column("signal", String, primary_key=True),
+    Column("generated_at", UTCDateTime, primary_key=True),  # end of the data interval
+    Column("severity", String, nullable=False),  # "warning" (mean crosses) | "info" (upper only)
+    Column("threshold", Float, nullable=False),
+    Column("observed", Float),  # last observed value before generated_at
+    Column("breach_at", UTCDateTime),  # the mean forecast's first crossing (None: upper only)
+    Column("breach_earliest", UTCDateTime),  # the interval's upper end crosses first
+    Column("breach_latest", UTCDateTime),  # the lower end's crossing (None: not within horizon)
+    Column("horizon_seconds", Float, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("model", String, nullable=False),
+    Column("model_version", String, nullable=False),
+)
