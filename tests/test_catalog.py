@@ -32,10 +32,12 @@ def test_shipped_catalog_covers_the_demo_fleet_consistently() -> None:
     assert catalog.service_names == [s.name for s in SERVICES]
     for spec in SERVICES:
         svc = catalog.services[spec.name]
-        # the leak's breach time in the manifest is computed against this limit
-        assert svc.slo.memory == spec.memory_limit_bytes, spec.name
+        # alert thresholds sit at or below the container limit the simulator enforces
+        assert svc.slo.memory <= spec.memory_limit_bytes, spec.name
         if svc.scaling is not None:
-            assert svc.scaling.capacity_per_replica == spec.capacity_rps_per_replica, spec.name
+            # a replica's target load leaves headroom below the load that saturates it
+            target = svc.scaling.capacity_per_replica / spec.capacity_rps_per_replica
+            assert 0.5 <= target <= 0.7, spec.name
 
 
 def test_queries_substitute_the_service_name() -> None:
@@ -53,8 +55,8 @@ def test_units_parse_to_seconds_and_bytes() -> None:
 
 def test_max_below_min_replicas_names_file_line_and_key(text: str) -> None:
     bad = text.replace(
-        "scaling: {capacity_per_replica: 100, min_replicas: 1, max_replicas: 10}",
-        "scaling: {capacity_per_replica: 100, min_replicas: 2, max_replicas: 1}",
+        "scaling: {capacity_per_replica: 60, min_replicas: 1, max_replicas: 10}",
+        "scaling: {capacity_per_replica: 60, min_replicas: 2, max_replicas: 1}",
     )
     line = _line_of(bad, "min_replicas: 2, max_replicas: 1}")
     assert _error(bad) == (
