@@ -19,6 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m aiops.scaler.proto  # gRPC stubs from include/proto (gitignored)
 	$(PY) -m pip check
 	@touch $(STAMP)
 
