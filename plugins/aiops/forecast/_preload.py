@@ -1,0 +1,7 @@
+"""Imported once by the forkserver process so Prophet workers fork with Prophet loaded."""
+
+from aiops.forecast.prophet_model import quiet_prophet_logging
+
+quiet_prophet_logging()
+
+import prophet  # noqa: E402,F401
