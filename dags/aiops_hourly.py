@@ -1,6 +1,8 @@
 """Hourly: validate the interval's metrics, score them against the newest good baselines,
-and upsert debounced anomaly events ("no data" included). Time comes from the data interval
-only, so a backfilled hour gives the events the live run gave.
+and upsert debounced anomaly events ("no data" included); forecast every signal from the
+interval's end and upsert the predictions the KEDA scaler serves and the predicted SLO
+breaches. Time comes from the data interval only, so a backfilled hour gives the events
+and forecasts the live run gave.
 """
 
 from __future__ import annotations
@@ -36,7 +38,16 @@ def aiops_hourly():
         ctx = get_current_context()
         return tasks.score_shard(shard, ctx["data_interval_start"], ctx["data_interval_end"])
 
-    report(score_shard.expand(shard=plan_shards()))
+    @task(pool=POOL)
+    def predict_shard(shard: list[str]) -> dict:
+        from aiops.airflow import tasks
+
+        ctx = get_current_context()
+        return tasks.predict_shard(shard, ctx["data_interval_start"], ctx["data_interval_end"])
+
+    shards = plan_shards()
+    report(score_shard.expand(shard=shards))
+    report.override(task_id="report_predictions")(predict_shard.expand(shard=shards))
 
 
 aiops_hourly()

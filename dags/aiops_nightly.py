@@ -1,4 +1,5 @@
-"""Nightly: retrain every service's baselines on the weeks before the interval's end.
+"""Nightly: retrain every service's baselines and forecasters on the weeks before the
+interval's end (each series' forecaster chosen by backtest; Prophet fits in a bounded pool).
 
 Mapped over shards of services; the `aiops_prometheus` pool caps how many shards query
 Prometheus at once. Each version is stored in the model registry under the window's end, so

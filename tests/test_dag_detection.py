@@ -1,4 +1,4 @@
-"""Nightly training and hourly scoring through a real Airflow (`airflow dags test`)."""
+"""Nightly training and hourly scoring and forecasting through a real Airflow (`airflow dags test`)."""
 
 from __future__ import annotations
 
@@ -48,9 +48,23 @@ def test_hourly_run_files_the_regression_once_and_reruns_change_nothing(detectio
     assert len(catalog) == 1 and abs(catalog[0]["start"] - began) <= timedelta(minutes=10)
     assert "robust sigma above" in catalog[0]["explanation"]
 
+    with Store.open(env["AIOPS_STORE_URL"]) as store:
+        predictions = store.read("predictions")
+        alerts = store.read("predictive_alerts")
+    # the same hour forecast every signal of every service from the interval's end
+    assert {r["generated_at"] for r in predictions} == {hour_end}
+    assert len({(r["service"], r["metric"]) for r in predictions}) == 12 * 5
+    assert min(r["target_time"] for r in predictions) == hour_end + timedelta(minutes=5)
+    assert max(r["target_time"] for r in predictions) == hour_end + timedelta(hours=6)
+    search = [r for r in predictions if r["service"] == "search"]
+    assert {r["metric"] for r in search if r["desired_replicas"] is not None} == {"request_rate"}
+    assert all(2 <= r["desired_replicas"] <= 16 for r in search if r["desired_replicas"])
+
     _dags_test(env, "aiops_hourly", hour_end, tmp / "hourly-2.log")
     with Store.open(env["AIOPS_STORE_URL"]) as store:
         assert store.read("anomaly_events") == first
+        assert store.read("predictions") == predictions
+        assert store.read("predictive_alerts") == alerts
 
 
 def test_prometheus_down_mid_run_retries_then_fails_naming_the_url(detection_env) -> None:

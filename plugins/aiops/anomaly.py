@@ -58,6 +58,9 @@ class Outcome:
     anomalous_points: int = 0
     model: ModelMeta | None = None
     notes: list[str] = field(default_factory=list)
+    frame: pd.DataFrame | None = (
+        None  # nightly: the validated training frame (forecasters reuse it)
+    )
 
     @property
     def quarantined(self) -> list[FrameVerdict]:
@@ -72,25 +75,26 @@ def _grid(start: datetime, end: datetime, step: timedelta) -> pd.DatetimeIndex:
     return pd.date_range(start, end, freq=step, inclusive="left")
 
 
-def _fetch_validated(
+def fetch_validated(
     source: SignalSource,
     catalog: Catalog,
     service: str,
     start: datetime,
     end: datetime,
     stage: str,
-    outcome: Outcome,
-) -> dict[str, pd.Series]:
-    """Each signal of the service on the grid [start, end); failed frames are quarantined."""
+) -> tuple[dict[str, pd.Series], list[FrameVerdict]]:
+    """Each signal of the service on the grid [start, end) that passed the stage's quality
+    checks, and every signal's verdict (the caller quarantines the failed ones)."""
     step = timedelta(seconds=catalog.defaults.step)
     good: dict[str, pd.Series] = {}
+    verdicts: list[FrameVerdict] = []
     for signal in catalog.defaults.signals:
         series = source.fetch(
             service, signal, catalog.query(service, signal), start, end, step
         ).values
         checks = FrameChecks.for_signal(catalog.signal(service, signal), stage=stage, step=step)
         verdict = validate_frame(series, checks, service=service, signal=signal, stage=stage)
-        outcome.verdicts.append(verdict)
+        verdicts.append(verdict)
         if verdict.ok:
             good[signal] = series
         else:
@@ -102,7 +106,7 @@ def _fetch_validated(
                 end.isoformat(),
                 "; ".join(verdict.reasons),
             )
-    return good
+    return good, verdicts
 
 
 def train_service(
@@ -116,7 +120,7 @@ def train_service(
     outcome = Outcome(service)
     start = window_end - timedelta(days=settings.training_days)
     step = timedelta(seconds=catalog.defaults.step)
-    good = _fetch_validated(source, catalog, service, start, window_end, "train", outcome)
+    good, outcome.verdicts = fetch_validated(source, catalog, service, start, window_end, "train")
     if not good:
         outcome.notes.append(
             "no signal passed the training checks; the previous model stays in use"
@@ -125,6 +129,7 @@ def train_service(
     frame = pd.DataFrame({f"{service}:{s}": v for s, v in good.items()}).reindex(
         _grid(start, window_end, step)
     )
+    outcome.frame = frame
     try:
         baseline = SeasonalBaseline(settings.baseline).fit(frame)
     except InsufficientHistoryError as exc:
@@ -179,11 +184,7 @@ def score_service(
     step = timedelta(seconds=catalog.defaults.step)
     window_start = start - settings.lookback
     interval_grid = _grid(start, end, step)
-    good: dict[str, pd.Series] = {}
-    for signal, series in _fetch_validated(
-        source, catalog, service, window_start, end, "score", outcome
-    ).items():
-        good[signal] = series
+    good, outcome.verdicts = fetch_validated(source, catalog, service, window_start, end, "score")
     for verdict in outcome.verdicts:
         if not verdict.ok and verdict.points == 0:
             outcome.events.append(

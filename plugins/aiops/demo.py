@@ -47,11 +47,13 @@ class Run:
 
 
 def demo_plan(manifest: dict[str, Any]) -> list[Run]:
-    """One nightly training before the incidents, then the hour of each planted incident.
+    """Nightly training before the first incident and on the last incident's day, then the
+    hour of each planted incident.
 
-    Only as many intervals as show the point: training runs once (the hourly runs use the
-    newest good model trained on data that ended by their interval, as a backfill would),
-    and each hourly DAG runs on the three hours where something was planted.
+    Only as many intervals as show the point: the hourly runs use the newest good model
+    trained on data that ended by their interval, as a backfill would; the second night
+    gives the last hour forecasters that have seen the traffic ramp and most of the leak.
+    The last hour's forecast is the one the scaler serves and the breach alert comes from.
     """
     starts = sorted(
         datetime.fromisoformat(i["start"])
@@ -62,7 +64,11 @@ def demo_plan(manifest: dict[str, Any]) -> list[Run]:
     hours = [
         Interval(t.replace(minute=0), t.replace(minute=0) + timedelta(hours=1)) for t in starts
     ]
-    runs = [Run("aiops_nightly", Interval(night - timedelta(days=1), night))]
+    last_night = hours[-1].start.replace(hour=0)
+    runs = [
+        Run("aiops_nightly", Interval(n - timedelta(days=1), n))
+        for n in sorted({night, last_night})
+    ]
     runs += [Run("aiops_ingest", h) for h in hours]
     runs += [Run("aiops_hourly", h) for h in hours]
     return runs
@@ -133,6 +139,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
         after = results_digest(store, hours)
         print_ingest(store, hours, _say)
         print_detection(store, manifest, hours, _say)
+        _report_forecasts(store, store_url, world_dir, hours[-1].end)
     change = (
         "unchanged by this run (idempotent rerun)"
         if before == after
@@ -144,6 +151,35 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
         f"{_rel(Path(env['AIOPS_MODELS']))}/ (models), {_rel(out / 'logs')}/"
     )
     return 0
+
+
+def _report_forecasts(store: Store, store_url: str, world_dir: Path, origin: datetime) -> None:
+    """The last hour's predicted breaches, checked against what the data did next, and the
+    scaling values as KEDA reads them: a real scaler on loopback, asked over gRPC."""
+    from aiops.catalog import load_catalog
+    from aiops.demo_predictions import ground_truth, print_alerts, print_ramp, print_scaling
+    from aiops.scaler import ScalerClient, ScalerConfig, clock_from, start_scaler
+
+    catalog, truth = load_catalog(), ground_truth(world_dir)
+    print_alerts(store, catalog, truth, origin, _say)
+    scalable = [name for name, svc in catalog.services.items() if svc.scaling is not None]
+    config = ScalerConfig(store_url=store_url, catalog=catalog, now=clock_from(origin))
+    with start_scaler(config) as scaler:
+        client = ScalerClient(scaler.grpc_target)
+        served = {}
+        for service in scalable:
+            metadata = {"service": service}
+            (target,) = client.metric_spec(metadata).values()
+            served[service] = (client.metrics(metadata), target)
+    observed = {
+        r["service"]: r["observed"]
+        for r in store.read(
+            "predictions", generated_at=origin, target_time=origin + timedelta(minutes=5)
+        )
+        if r["service"] in scalable and r["metric"] == catalog.services[r["service"]].scaling.metric
+    }
+    print_scaling(catalog, origin, served, observed, _say)
+    print_ramp(store, catalog, truth, "search", origin, _say)
 
 
 def _start_metrics_backend(

@@ -30,6 +30,9 @@ def results_digest(store: Store, hours: list[_Interval]) -> str | None:
     for h in hours:
         rows += store.read("series_summary", interval_start=h.start, interval_end=h.end)
         rows += store.read("quarantine", interval_start=h.start, interval_end=h.end)
+    for h in hours:
+        rows += store.read("predictions", at_least={"target_time": h.end}, generated_at=h.end)
+        rows += store.read("predictive_alerts", generated_at=h.end)
     rows += [
         e
         for e in store.read("anomaly_events")

@@ -47,6 +47,7 @@ def combine_totals(parts: list[dict[str, Any]]) -> dict[str, Any]:
 def train_shard(shard: list[str], end: datetime) -> dict[str, Any]:
     """Nightly: train every service of the shard on the window ending at the interval's end."""
     from aiops.anomaly import DetectionSettings, train_service
+    from aiops.predictive.pipeline import train_forecasts
     from aiops.quality import quarantine
     from aiops.registry import ModelRegistry
 
@@ -54,7 +55,7 @@ def train_shard(shard: list[str], end: datetime) -> dict[str, Any]:
     settings = DetectionSettings()
     source, catalog = metric_source(), load_catalog()
     registry = ModelRegistry(models_root())
-    totals = {"services": 0, "trained": 0, "quarantined": 0, "not_trained": 0}
+    totals = {"services": 0, "trained": 0, "quarantined": 0, "not_trained": 0, "forecasters": 0}
     with Store.open(store_url()) as store:
         for service in shard:
             outcome = train_service(source, catalog, service, end, registry, settings)
@@ -62,6 +63,10 @@ def train_shard(shard: list[str], end: datetime) -> dict[str, Any]:
             totals["quarantined"] += quarantine(store, outcome.quarantined, window_start, end)
             totals["services"] += 1
             totals["trained" if outcome.model else "not_trained"] += 1
+            if outcome.model is not None and outcome.frame is not None:
+                # the forecasters learn from the same validated frame as the baselines
+                train_forecasts(outcome.frame, service, end, registry)
+                totals["forecasters"] += 1
             for note in outcome.notes:
                 log.warning("%s: %s", service, note)
     log.info("training window ending %s, shard %s: %s", end.isoformat(), shard, totals)
@@ -102,6 +107,33 @@ def score_shard(shard: list[str], start: datetime, end: datetime) -> dict[str, A
             for note in outcome.notes:
                 log.warning("%s: %s", service, note)
     log.info("interval [%s, %s) shard %s: %s", start.isoformat(), end.isoformat(), shard, totals)
+    return totals
+
+
+def predict_shard(shard: list[str], start: datetime, end: datetime) -> dict[str, Any]:
+    """Hourly: forecast from the interval's end; upsert predictions and predictive alerts."""
+    from aiops.predictive.pipeline import predict_service
+    from aiops.quality import quarantine
+    from aiops.registry import ModelRegistry
+
+    start, end = utc(start), utc(end)
+    source, catalog = metric_source(), load_catalog()
+    registry = ModelRegistry(models_root())
+    totals = {"services": 0, "predictions": 0, "alerts": 0, "quarantined": 0, "unpredicted": 0}
+    with Store.open(store_url()) as store:
+        for service in shard:
+            outcome = predict_service(source, catalog, service, start, end, registry)
+            # a backfilled hour never replaces what a newer hour predicted for the same time
+            store.upsert("predictions", outcome.predictions, newer="generated_at")
+            store.upsert("predictive_alerts", outcome.alerts)
+            totals["quarantined"] += quarantine(store, outcome.quarantined, start, end)
+            totals["services"] += 1
+            totals["predictions"] += len(outcome.predictions)
+            totals["alerts"] += len(outcome.alerts)
+            totals["unpredicted"] += 0 if outcome.predictions else 1
+            for note in outcome.notes:
+                log.warning("%s: %s", service, note)
+    log.info("forecast from %s, shard %s: %s", end.isoformat(), shard, totals)
     return totals
 
 

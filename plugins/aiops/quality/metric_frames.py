@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUITE_NAME = "metric_frame"
-Stage = Literal["score", "train"]
+Stage = Literal["score", "train", "predict"]
 
 # Points a frame needs per stage when FrameChecks.for_signal builds the checks.
 TRAINING_SPAN = timedelta(days=14)
@@ -75,13 +75,14 @@ class FrameChecks:
     def for_signal(
         cls, spec: SignalSpec, *, stage: Stage, step: timedelta, **overrides: Any
     ) -> FrameChecks:
-        """Checks for a catalog signal: its bounds, and 14 days of points to train, 30 to score."""
+        """Checks for a catalog signal: its bounds, and 14 days of points to train, 30 to score
+        or to forecast from."""
         if stage == "train":
             min_points = int(TRAINING_SPAN / step)
-        elif stage == "score":
+        elif stage in ("score", "predict"):
             min_points = SCORING_MIN_POINTS
         else:
-            raise ValueError(f"stage: expected 'score' or 'train', got {stage!r}")
+            raise ValueError(f"stage: expected 'score', 'predict' or 'train', got {stage!r}")
         values: dict[str, Any] = {
             "step": step,
             "max_gap": max(timedelta(minutes=10), step),

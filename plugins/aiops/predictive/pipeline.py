@@ -1,0 +1,207 @@
+"""Nightly forecaster training and hourly predictions of one service: the work behind the
+forecast parts of both DAGs.
+
+Nightly: the validated training frame the baselines were fitted on also trains the
+service's forecasters (each series' model chosen by backtest) and is stored as one
+registry version named after the window's end.
+
+Hourly: the newest good forecaster trained on data that ended by the interval's start (so
+a backfill predicts with the model the live run had) forecasts every signal from the
+interval's end, the origin. Out of that come the `predictions` rows (every signal; desired
+replicas for the scaling metric) and the `predictive_alerts` rows (signals with an SLO
+threshold whose forecast crosses it within the horizon). Nothing reads the wall clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aiops.anomaly import fetch_validated
+from aiops.catalog import Catalog
+from aiops.forecast import ForecastConfig, ForecastSet
+from aiops.predictive.breach import time_to_breach
+from aiops.predictive.scaling import replicas_plan, scaling_values
+from aiops.quality import FrameVerdict
+from aiops.registry import ModelMeta, ModelRegistry, version_for
+from aiops.sources.signals import SignalSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PredictionSettings:
+    forecast: ForecastConfig = field(default_factory=ForecastConfig)
+
+
+@dataclass
+class PredictionOutcome:
+    """What one service's hourly prediction produced; the task upserts and counts it."""
+
+    service: str
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[FrameVerdict] = field(default_factory=list)
+    model: ModelMeta | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def quarantined(self) -> list[FrameVerdict]:
+        return [v for v in self.verdicts if not v.ok]
+
+
+def forecast_model_name(service: str) -> str:
+    return f"forecast/{service}"
+
+
+def train_forecasts(
+    frame: pd.DataFrame,
+    service: str,
+    window_end: datetime,
+    registry: ModelRegistry,
+    settings: PredictionSettings = PredictionSettings(),
+) -> ModelMeta:
+    """Fit, backtest and store the service's forecasters on its validated training frame."""
+    forecasts = ForecastSet(settings.forecast).fit(frame)
+    choices = {key: choice["model"] for key, choice in forecasts.choices_.items()}
+    meta = ModelMeta(
+        name=forecast_model_name(service),
+        version=version_for(window_end),
+        kind="forecast-set",
+        data_start=frame.index[0].isoformat(),
+        data_end=window_end.isoformat(),
+        trained_at=window_end.isoformat(),
+        points=int(frame.notna().to_numpy().sum()),
+        series=len(choices),
+        quality={
+            "choices": choices,
+            "mase": {k: _chosen_score(c, "mase") for k, c in forecasts.choices_.items()},
+            "skipped": dict(forecasts.skipped_),
+        },
+    )
+    registry.save(meta, lambda folder: forecasts.save(folder / "forecast"))
+    return meta
+
+
+def _chosen_score(choice: dict[str, Any], metric: str) -> float | None:
+    score = choice.get("scores", {}).get(choice["model"], {}).get(metric)
+    return None if score is None or not np.isfinite(score) else round(float(score), 4)
+
+
+def predict_service(
+    source: SignalSource,
+    catalog: Catalog,
+    service: str,
+    start: datetime,
+    end: datetime,
+    registry: ModelRegistry,
+    settings: PredictionSettings = PredictionSettings(),
+) -> PredictionOutcome:
+    """Forecast every signal of the service from `end` (the interval's end) and derive the
+    predictions and predictive-alert rows."""
+    outcome = PredictionOutcome(service)
+    found = registry.latest_good(forecast_model_name(service), as_of=start)
+    if found is None:
+        outcome.notes.append(
+            f"no forecaster trained on data ending by {start.isoformat()}; no predictions"
+        )
+        return outcome
+    path, meta = found
+    outcome.model = meta
+    with tempfile.TemporaryDirectory(prefix="aiops-predict-") as tmp:
+        forecasts = ForecastSet.load(registry.local_copy(path, Path(tmp)) / "forecast")
+
+    history_start = end - forecasts.history_needed
+    good, outcome.verdicts = fetch_validated(
+        source, catalog, service, history_start, end, "predict"
+    )
+    if not good:
+        outcome.notes.append("no signal passed the checks; no predictions this hour")
+        return outcome
+    step = timedelta(seconds=catalog.defaults.step)
+    grid = pd.date_range(history_start, end, freq=step, inclusive="left")
+    history = pd.DataFrame({f"{service}:{s}": v for s, v in good.items()}).reindex(grid)
+    bounds = {s: (catalog.signal(service, s).min, catalog.signal(service, s).max) for s in good}
+    paths = forecasts.predict(history, end, bounds=bounds)
+
+    svc = catalog.services[service]
+    thresholds = svc.slo.thresholds()
+    for signal in good:
+        key = f"{service}:{signal}"
+        forecast = paths.get(key)
+        if forecast is None or forecast.empty:
+            outcome.notes.append(
+                f"{key}: no forecast ({forecasts.skipped_.get(key, 'not fitted')})"
+            )
+            continue
+        model = forecasts.choices_.get(key, {}).get("model", "unknown")
+        observed_at, observed = _last_observation(history[key])
+        scaling = svc.scaling if svc.scaling and svc.scaling.metric == signal else None
+        outcome.predictions += _prediction_rows(
+            service, signal, forecast, end, observed, observed_at, model, meta.version, scaling
+        )
+        if signal in thresholds:
+            breach = time_to_breach(
+                service,
+                signal,
+                forecast,
+                thresholds[signal],
+                end,
+                observed,
+                level=settings.forecast.level,
+            )
+            if breach is not None:
+                log.info("%s: %s", service, breach.message())
+                outcome.alerts.append(breach.row(model, meta.version))
+    return outcome
+
+
+def _last_observation(series: pd.Series) -> tuple[datetime | None, float | None]:
+    observed = series.dropna()
+    if observed.empty:
+        return None, None
+    return observed.index[-1].to_pydatetime(), float(observed.iloc[-1])
+
+
+def _prediction_rows(
+    service: str,
+    signal: str,
+    forecast: pd.DataFrame,
+    origin: datetime,
+    observed: float | None,
+    observed_at: datetime | None,
+    model: str,
+    model_version: str,
+    scaling,
+) -> list[dict[str, Any]]:
+    replicas = replicas_plan(forecast, scaling) if scaling is not None else None
+    values = scaling_values(forecast, scaling) if scaling is not None else None
+    rows = []
+    for i, (target, point) in enumerate(forecast.iterrows()):
+        rows.append(
+            {
+                "service": service,
+                "metric": signal,
+                "target_time": target.to_pydatetime(),
+                "generated_at": origin,
+                "value": float(point["mean"]),
+                "lower": float(point["lower"]),
+                "upper": float(point["upper"]),
+                "scaling_value": None if values is None else float(values.iloc[i]),
+                "desired_replicas": (
+                    None if replicas is None or pd.isna(replicas.iloc[i]) else int(replicas.iloc[i])
+                ),
+                "observed": observed,
+                "observed_at": observed_at,
+                "model": model,
+                "model_version": model_version,
+            }
+        )
+    return rows
