@@ -166,3 +166,26 @@ def test_choice_takes_the_lowest_mase_but_ties_go_to_the_cheaper():
     # ...but is within 2% of baseline's 0.90; baseline scored on 1 origin of 8 cannot win
     assert chosen == ["seasonal_naive", "baseline", "prophet", None]
     assert choose({}, ForecastConfig(), n_origins=0, n_series=2) == [None, None]
+
+
+def test_recent_origins_weigh_more_in_the_choice() -> None:
+    from aiops.forecast.backtest import _recency_weights, _weighted_mean
+
+    cfg = ForecastConfig(recency_half_life=timedelta(days=1))
+    origins = np.array([0, 288, 576])  # 5-minute bins: one day apart
+    weights = _recency_weights(origins, cfg)
+    np.testing.assert_allclose(weights, [0.25, 0.5, 1.0])
+    per_origin = np.array([[1.0], [np.nan], [2.0]])  # a NaN origin does not count
+    np.testing.assert_allclose(_weighted_mean(per_origin, 0, weights), [(0.25 + 2.0) / 1.25])
+    flat = _recency_weights(origins, ForecastConfig(recency_half_life=None))
+    np.testing.assert_allclose(flat, [1.0, 1.0, 1.0])
+
+
+def test_log_signals_forecast_a_multiplicative_ramp_back_on_the_load_scale() -> None:
+    from aiops.forecast.forecast_set import _to_model_scale
+
+    cfg = ForecastConfig(log_signals=("request_rate",))
+    frame = pd.DataFrame({"a:request_rate": [0.0, np.e - 1, -3.0], "a:memory": [1.0, 2.0, 3.0]})
+    scaled = _to_model_scale(frame, cfg)
+    np.testing.assert_allclose(scaled["a:request_rate"], [0.0, 1.0, 0.0])  # negatives clip to 0
+    assert scaled["a:memory"].tolist() == [1.0, 2.0, 3.0]

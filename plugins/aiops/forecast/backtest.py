@@ -29,6 +29,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -147,7 +148,10 @@ def run_backtest(grid: StepGrid, config: ForecastConfig, pool: ProphetPool) -> B
 def score_backtest(backtest: Backtest, config: ForecastConfig) -> dict[str, dict[str, np.ndarray]]:
     """Per candidate: "mase", "smape" (aggregated over origins) and "origins" (the count
     of scored origins), each an array over series."""
-    stat = np.nanmedian if config.choice_stat == "median" else np.nanmean
+    if config.choice_stat == "median":
+        stat = np.nanmedian
+    else:
+        stat = partial(_weighted_mean, weights=_recency_weights(backtest.origins, config))
     out: dict[str, dict[str, np.ndarray]] = {}
     for name, forecast in backtest.forecasts.items():
         both = np.isfinite(backtest.actual) & np.isfinite(forecast)
@@ -164,6 +168,25 @@ def score_backtest(backtest: Backtest, config: ForecastConfig) -> dict[str, dict
                 "origins": count,
             }
     return out
+
+
+def _recency_weights(origins: np.ndarray, config: ForecastConfig) -> np.ndarray:
+    """0.5 ** (age / half-life) per origin, the newest weighing 1; equal without a half-life."""
+    if config.recency_half_life is None or len(origins) == 0:
+        return np.ones(len(origins))
+    age_ns = (origins[-1] - origins).astype(np.float64) * config.step_ns
+    return 0.5 ** (age_ns / timedelta_ns(config.recency_half_life))
+
+
+def _weighted_mean(values: np.ndarray, axis: int, weights: np.ndarray) -> np.ndarray:
+    """Mean over origins (axis 0) with per-origin weights, ignoring NaN entries."""
+    w = np.where(np.isfinite(values), weights[:, None], 0.0)
+    total = w.sum(axis=axis)
+    return np.where(
+        total > 0,
+        (np.nan_to_num(values) * w).sum(axis=axis) / np.where(total > 0, total, 1),
+        np.nan,
+    )
 
 
 def choose(

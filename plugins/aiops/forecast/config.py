@@ -110,6 +110,12 @@ class ForecastConfig:
     refit_every: timedelta = timedelta(days=1)  # backtest refits as often as production does
     min_origins: int = 2  # scored origins a candidate needs to be chosen for a series
     choice_stat: Literal["mean", "median"] = "mean"  # of the per-origin MASEs
+    # the mean weighs an origin by 0.5 ** (age / half-life): how a model did on the last days
+    # (a ramp that began two days ago) counts more than a week ago. None: equal weights
+    recency_half_life: timedelta | None = timedelta(days=2)
+    # signals (the part of a key after ':') modelled as log1p(x): load whose daily swing
+    # grows with its level (multiplicative), so a ramp lifts the peak, not just the mean
+    log_signals: tuple[str, ...] = ()
     tie_tolerance: float = 0.02  # a costlier candidate must beat a cheaper one by this share
     level: float = 0.8  # central coverage of [lower, upper]
     interval_buckets: int = 6  # lead-time buckets for the interval (at most one per step)
@@ -130,6 +136,18 @@ class ForecastConfig:
                 raise ForecastError(f"ForecastConfig.{name}: must be > 0, got {value}")
         for name in ("horizon", "season", "origin_every"):
             self._multiple_of_step(f"ForecastConfig.{name}", getattr(self, name))
+        if self.recency_half_life is not None and (
+            not isinstance(self.recency_half_life, timedelta)
+            or self.recency_half_life <= timedelta(0)
+        ):
+            raise ForecastError(
+                "ForecastConfig.recency_half_life: expected a positive timedelta or None, "
+                f"got {self.recency_half_life!r}"
+            )
+        if isinstance(self.log_signals, str):
+            raise ForecastError(
+                f"ForecastConfig.log_signals: expected a tuple of signal names, got {self.log_signals!r}"
+            )
         if self.baseline.recent is not None:
             self._multiple_of_step("BaselineForecastConfig.recent", self.baseline.recent)
         if self.prophet.resolution is not None:

@@ -66,7 +66,7 @@ class ForecastSet:
         """Backtest the candidates on every series, keep each series' best; returns self."""
         cfg = self.config
         started = time.perf_counter()
-        grid = to_step_grid(frame, cfg.step_ns, "fit")
+        grid = to_step_grid(_to_model_scale(frame, cfg), cfg.step_ns, "fit")
         skipped, constant, eligible = _triage(grid, cfg)
         choices: dict[str, dict[str, Any]] = {}
         offsets: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
@@ -197,7 +197,7 @@ class ForecastSet:
                 f"predict: origin {pd.Timestamp(origin_ns, tz='UTC')} is not on the "
                 f"{cfg.step} forecast grid"
             )
-        grid = to_step_grid(history, cfg.step_ns, "predict", end_ns=origin_ns)
+        grid = to_step_grid(_to_model_scale(history, cfg), cfg.step_ns, "predict", end_ns=origin_ns)
         unknown = [k for k in grid.keys if k not in self.choices_ and k not in self.skipped_]
         if unknown:
             log.warning("predict: series never fitted, left out: %s", unknown)
@@ -220,6 +220,8 @@ class ForecastSet:
                     continue
                 m = mean[:, j]
                 frame = np.column_stack([m, m + lo, m + hi])
+                if _is_log(key, cfg):
+                    frame = np.expm1(frame)
                 low, high = _bounds_of(bounds, key)
                 if low is not None or high is not None:
                     frame = np.clip(frame, low, high)
@@ -262,6 +264,23 @@ class ForecastSet:
     def _check_fitted(self) -> None:
         if not hasattr(self, "choices_"):
             raise ForecastError("ForecastSet is not fitted: call fit(frame) or load(folder)")
+
+
+def _is_log(key: str, cfg: ForecastConfig) -> bool:
+    return key.rsplit(":", 1)[-1] in cfg.log_signals
+
+
+def _to_model_scale(frame: pd.DataFrame, cfg: ForecastConfig) -> pd.DataFrame:
+    """log1p of the `log_signals` columns (negative values, impossible for load, clip to 0):
+    the backtest, the choice and the interval are then all on that scale, and `predict`
+    maps the forecast back with expm1 (the interval stays an 80% interval; it becomes
+    asymmetric, wider above, as load is)."""
+    logs = [c for c in frame.columns if _is_log(str(c), cfg)]
+    if not logs:
+        return frame
+    out = frame.copy()
+    out[logs] = np.log1p(out[logs].clip(lower=0.0))
+    return out
 
 
 def _triage(grid: StepGrid, cfg: ForecastConfig) -> tuple[dict[str, str], list[str], list[str]]:

@@ -36,9 +36,15 @@ from aiops.sources.signals import SignalSource
 log = logging.getLogger(__name__)
 
 
+def _default_forecast() -> ForecastConfig:
+    # request rates swing more as they grow (a campaign lifts the evening peak more than the
+    # night): modelled in log space, their forecasts scale the daily profile with the level
+    return ForecastConfig(log_signals=("request_rate",))
+
+
 @dataclass(frozen=True)
 class PredictionSettings:
-    forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    forecast: ForecastConfig = field(default_factory=_default_forecast)
 
 
 @dataclass
