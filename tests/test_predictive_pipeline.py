@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import gzip
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from catalogs import catalog_yaml
 
 from aiops.anomaly import train_service
 from aiops.catalog import parse_catalog
@@ -26,23 +26,15 @@ BASE = 100 * MIB
 CROSSING = NIGHT + timedelta(hours=13)  # when the (noise-free) line reaches the threshold
 THRESHOLD = BASE + SLOPE * (CROSSING - START).total_seconds() / 3600
 
-CATALOG = f"""
-version: 1
-defaults:
-  step: 60s
-  signals:
-    request_rate: {{query: 'rps{{s="${{service}}"}}', unit: req/s}}
-    error_ratio: {{query: 'err{{s="${{service}}"}}', unit: ratio, max: 1}}
-    latency_p95: {{query: 'lat{{s="${{service}}"}}', unit: s}}
-    cpu: {{query: 'cpu{{s="${{service}}"}}', unit: cores}}
-    memory: {{query: 'mem{{s="${{service}}"}}', unit: bytes}}
-services:
+CATALOG = catalog_yaml(
+    f"""\
   api:
     owner: acme/api
     team: api
     slo: {{memory: {int(THRESHOLD)}}}
     scaling: {{capacity_per_replica: 30, min_replicas: 2, max_replicas: 8, lead_time: 10m}}
 """
+)
 
 
 @pytest.fixture(scope="module")

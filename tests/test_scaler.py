@@ -26,6 +26,7 @@ from typing import Any
 
 import grpc
 import pytest
+from catalogs import catalog_yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from aiops.catalog import parse_catalog
@@ -40,16 +41,8 @@ from aiops.scaler import (
 from aiops.scaler.proto import PROTO, generate_stubs, stubs_are_fresh
 from aiops.store import Store
 
-CATALOG_YAML = """
-version: 1
-defaults:
-  signals:
-    request_rate: {query: 'sum(rate(http_requests_total{service="${service}"}[5m]))', unit: req/s}
-    error_ratio: {query: 'sum(rate(errors_total{service="${service}"}[5m]))', unit: ratio, max: 1}
-    latency_p95: {query: 'max(latency_seconds{service="${service}"})', unit: s}
-    cpu: {query: 'sum(rate(cpu_seconds_total{service="${service}"}[5m]))', unit: cores}
-    memory: {query: 'max(resident_memory_bytes{service="${service}"})', unit: bytes}
-services:
+CATALOG_YAML = catalog_yaml(
+    """\
   cart:
     owner: acme/cart
     team: commerce
@@ -63,6 +56,7 @@ services:
     team: data
     tier: database
 """
+)
 CATALOG = parse_catalog(CATALOG_YAML, "test-catalog.yaml")
 G = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)  # end of the data interval of the newest run
 STEP = timedelta(minutes=5)

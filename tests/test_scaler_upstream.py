@@ -28,26 +28,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from catalogs import catalog_yaml
 
 KEDA_PROTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "keda"
 AIOPS = Path(sys.executable).with_name("aiops")
 G = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 LOAD = 123.0
-CATALOG_YAML = """
-version: 1
-defaults:
-  signals:
-    request_rate: {query: 'sum(rate(http_requests_total{service="${service}"}[5m]))', unit: req/s}
-    error_ratio: {query: 'sum(rate(errors_total{service="${service}"}[5m]))', unit: ratio, max: 1}
-    latency_p95: {query: 'max(latency_seconds{service="${service}"})', unit: s}
-    cpu: {query: 'sum(rate(cpu_seconds_total{service="${service}"}[5m]))', unit: cores}
-    memory: {query: 'max(resident_memory_bytes{service="${service}"})', unit: bytes}
-services:
+CATALOG_YAML = catalog_yaml(
+    """\
   cart:
     owner: acme/cart
     team: commerce
     scaling: {capacity_per_replica: 50, min_replicas: 1, max_replicas: 10, lead_time: 5m}
 """
+)
 # What KEDA sends: the trigger's whole metadata, its own keys included.
 METADATA = {"scalerAddress": "aiops-scaler.aiops:9090", "service": "cart", "activationValue": "5"}
 

@@ -15,7 +15,7 @@ from aiops.catalog import load_catalog
 from aiops.sim.incidents import planted_incidents, rollouts
 from aiops.sim.metrics import FleetMetrics
 from aiops.sim.openmetrics import read_openmetrics_series, write_openmetrics
-from aiops.sim.topology import callers_of, services_by_name
+from aiops.sim.topology import SERVICES, callers_of, services_by_name
 from aiops.sim.world import WorldConfig, simulate_metrics
 
 
@@ -119,7 +119,8 @@ def test_memory_leak_breaches_its_limit_about_two_days_after_the_end(
     fleet: FleetMetrics, incidents: dict, config: WorldConfig
 ) -> None:
     inc = incidents["memory_leak"]
-    limit = load_catalog().services["cart"].slo.memory
+    limit = services_by_name(SERVICES)["cart"].memory_limit_bytes  # the container's limit
+    alert_at = load_catalog().services["cart"].slo.memory  # the threshold alerts forecast
     mem = pd.Series(fleet.services["cart"].memory_bytes, index=fleet.index)
     leak = mem[mem.index >= inc.start]
     hours = (leak.index - config.end).total_seconds() / 3600
@@ -128,6 +129,10 @@ def test_memory_leak_breaches_its_limit_about_two_days_after_the_end(
     assert mem.max() < limit  # not breached inside the data
     assert 36 <= breach_hours_after_end <= 60
     assert fleet.expected_leak_breach == config.end + timedelta(days=2)
+    # the alert threshold is crossed on the last day: the demo's predictive alert has a
+    # breach inside the data to be checked against
+    crossed = mem[mem >= alert_at]
+    assert config.end - timedelta(days=1) <= crossed.index[0] < config.end
 
 
 def _onset(series: np.ndarray, index: pd.DatetimeIndex, after, factor: float = 2.0):
