@@ -58,9 +58,8 @@ class Outcome:
     anomalous_points: int = 0
     model: ModelMeta | None = None
     notes: list[str] = field(default_factory=list)
-    frame: pd.DataFrame | None = (
-        None  # nightly: the validated training frame (forecasters reuse it)
-    )
+    # nightly: the validated training frame, which the forecasters reuse
+    frame: pd.DataFrame | None = None
 
     @property
     def quarantined(self) -> list[FrameVerdict]:

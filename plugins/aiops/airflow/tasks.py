@@ -47,6 +47,7 @@ def combine_totals(parts: list[dict[str, Any]]) -> dict[str, Any]:
 def train_shard(shard: list[str], end: datetime) -> dict[str, Any]:
     """Nightly: train every service of the shard on the window ending at the interval's end."""
     from aiops.anomaly import DetectionSettings, train_service
+    from aiops.forecast import ForecastError
     from aiops.predictive.pipeline import train_forecasts
     from aiops.quality import quarantine
     from aiops.registry import ModelRegistry
@@ -64,9 +65,13 @@ def train_shard(shard: list[str], end: datetime) -> dict[str, Any]:
             totals["services"] += 1
             totals["trained" if outcome.model else "not_trained"] += 1
             if outcome.model is not None and outcome.frame is not None:
-                # the forecasters learn from the same validated frame as the baselines
-                train_forecasts(outcome.frame, service, end, registry)
-                totals["forecasters"] += 1
+                # the forecasters learn from the same validated frame as the baselines; a
+                # service none of whose series can be forecast keeps its previous forecaster
+                try:
+                    train_forecasts(outcome.frame, service, end, registry)
+                    totals["forecasters"] += 1
+                except ForecastError as exc:
+                    log.warning("%s: forecasters not trained: %s", service, exc)
             for note in outcome.notes:
                 log.warning("%s: %s", service, note)
     log.info("training window ending %s, shard %s: %s", end.isoformat(), shard, totals)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from aiops.anomaly import fetch_validated
-from aiops.catalog import Catalog
+from aiops.catalog import Catalog, Scaling
 from aiops.forecast import ForecastConfig, ForecastSet
 from aiops.predictive.breach import time_to_breach
 from aiops.predictive.scaling import replicas_plan, scaling_values
@@ -185,7 +185,7 @@ def _prediction_rows(
     observed_at: datetime | None,
     model: str,
     model_version: str,
-    scaling,
+    scaling: Scaling | None,
 ) -> list[dict[str, Any]]:
     replicas = replicas_plan(forecast, scaling) if scaling is not None else None
     values = scaling_values(forecast, scaling) if scaling is not None else None
