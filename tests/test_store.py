@@ -180,6 +180,20 @@ def test_upsert_newer_lets_a_later_run_replace_but_never_an_older_backfill(store
     assert [r["value"] for r in store.read("predictions")] == [21.0]
 
 
+def test_read_bounds_both_sides_in_the_query(store: Store) -> None:
+    rows = [{**_prediction(T0 + HOUR, float(k)), "target_time": T0 + k * HOUR} for k in range(1, 6)]
+    rows[4]["generated_at"] = T0 + 5 * HOUR  # made later than the reader's now
+    store.upsert("predictions", rows)
+    got = store.read(
+        "predictions",
+        at_least={"target_time": T0 + 2 * HOUR},
+        at_most={"target_time": T0 + 5 * HOUR, "generated_at": T0 + 2 * HOUR},
+    )
+    assert [r["value"] for r in got] == [2.0, 3.0, 4.0]
+    with pytest.raises(StoreError, match="has no column"):
+        store.read("predictions", at_most={"made_at": T0})
+
+
 def test_upsert_newer_names_an_unknown_column(store: Store) -> None:
     with pytest.raises(StoreError, match="no column 'made_at'"):
         store.upsert("predictions", [_prediction(T0, 1.0)], newer="made_at")

@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-
 from aiops.store import Store, StoreError, mask_url
 from aiops.store.types import to_utc
 
@@ -93,37 +90,14 @@ def read_prediction_rows(
 ) -> list[dict[str, Any]]:
     """Prediction rows with ``since <= target_time <= until`` generated at or before ``as_of``.
 
-    Bounded on both sides in SQL (``Store.read`` only takes lower bounds): a demo serving a
-    past interval must not read a month of later forecasts, nor use one made after its now.
+    Bounded on both sides in SQL: a demo serving a past interval must not read a month of
+    later forecasts, nor use one made after its now.
     """
-    table = store.table("predictions")
-    columns = [
-        table.c[name]
-        for name in (
-            "service",
-            "metric",
-            "target_time",
-            "generated_at",
-            "value",
-            "scaling_value",
-            "observed",
-            "observed_at",
-        )
-    ]
-    query = (
-        select(*columns)
-        .where(table.c.target_time >= since)
-        .where(table.c.target_time <= until)
-        .where(table.c.generated_at <= as_of)
+    return store.read(
+        "predictions",
+        at_least={"target_time": since},
+        at_most={"target_time": until, "generated_at": as_of},
     )
-    try:
-        with store.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
-    except SQLAlchemyError as exc:
-        reason = getattr(exc, "orig", None) or exc  # the driver's message, without the SQL
-        raise StoreError(
-            f"store {store.name}: read from predictions failed: {type(reason).__name__}: {reason}"
-        ) from exc
 
 
 class SnapshotRefresher:

@@ -143,14 +143,20 @@ class Store:
         return len(batch)
 
     def read(
-        self, table_name: str, *, at_least: Mapping[str, Any] | None = None, **equals: Any
+        self,
+        table_name: str,
+        *,
+        at_least: Mapping[str, Any] | None = None,
+        at_most: Mapping[str, Any] | None = None,
+        **equals: Any,
     ) -> list[dict[str, Any]]:
-        """Rows of ``table_name`` whose columns equal ``equals`` and are >= ``at_least``
-        (e.g. events still running after a time), ordered by primary key. The bounds go into
-        the query, so a caller on an hourly path never reads a table's whole history."""
+        """Rows of ``table_name`` whose columns equal ``equals``, are >= ``at_least`` and
+        <= ``at_most`` (e.g. events still running after a time, forecasts made by a time),
+        ordered by primary key. The bounds go into the query, so a caller on an hourly path
+        or a serving path never reads a table's whole history."""
         table = self.table(table_name)
-        at_least = dict(at_least or {})
-        unknown = sorted((set(equals) | set(at_least)) - set(table.c.keys()))
+        at_least, at_most = dict(at_least or {}), dict(at_most or {})
+        unknown = sorted((set(equals) | set(at_least) | set(at_most)) - set(table.c.keys()))
         if unknown:
             raise StoreError(
                 f"store {self.name}: {table_name} has no column(s) {', '.join(unknown)}; "
@@ -161,6 +167,8 @@ class Store:
             query = query.where(table.c[column] == _plain(value))
         for column, value in at_least.items():
             query = query.where(table.c[column] >= _plain(value))
+        for column, value in at_most.items():
+            query = query.where(table.c[column] <= _plain(value))
         try:
             with self._connect() as conn:
                 return [dict(row) for row in conn.execute(query).mappings()]
