@@ -1,0 +1,407 @@
+"""A client for Jaeger's query HTTP API (``:16686/api``): services, and complete trace searches.
+
+Jaeger's trace search has no cursor: ``GET /api/traces`` answers with at most ``limit``
+traces (the newest), so a response holding ``limit`` traces may have left some out.
+:meth:`JaegerClient.find_traces` therefore cuts such a time slice in two halves and asks again
+for each, until every slice comes back with fewer than ``limit`` traces. A slice 1 µs wide that
+is still full cannot be cut further: what it returned is kept and a warning is logged and
+recorded in :attr:`JaegerClient.last_warnings`.
+
+Jaeger returns whole traces: a trace matches when one of its spans (of the service, with the
+operation / tags / duration asked for) starts in ``[start, end]`` (both inclusive, in unix
+microseconds). So a trace comes back once per service it touches and once per slice its spans
+fall in; copies are merged by ``traceID`` (:class:`aiops.sources.jaeger_files.TraceMerger`).
+Windows are half-open here: ``[start, end)`` is sent as ``start .. end - 1 µs``.
+
+Wire format as read in jaegertracing/jaeger (``cmd/query/app/query_parser.go``,
+``http_handler.go``; v1 and the v2 ``jaegerquery`` copy): ``start`` / ``end`` in unix µs
+(``lookback`` is ignored by the server), ``limit`` (default 100), ``minDuration`` in Go
+duration syntax, ``tags`` a JSON object of strings; errors ``{"data": null, ..., "errors":
+[{"code", "msg"}]}`` with that status (400 bad query, 500 storage failure); ``/api/services``
+answers ``"data": null`` when it knows no service. tests/jaeger_server.py fakes all of it.
+
+No Airflow here: an Airflow hook builds this client from a Connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from aiops.retry import (
+    RetriesExhausted,
+    RetryPolicy,
+    call_with_retry,
+    describe_exception,
+    excerpt,
+    retry_after_seconds,
+)
+from aiops.sources.jaeger_files import TraceMerger, epoch_micros, error_messages, service_names
+from aiops.sources.prometheus import _redact as redact_url
+
+logger = logging.getLogger(__name__)
+
+#: The largest search limit the Jaeger UI offers.
+DEFAULT_PAGE_LIMIT = 1500
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class JaegerError(Exception):
+    """Anything that went wrong talking to Jaeger."""
+
+
+class JaegerQueryError(JaegerError):
+    """Jaeger rejected the query (HTTP 400, with its own message). Never retried."""
+
+
+class JaegerUnavailable(JaegerError):
+    """Jaeger could not be reached, failed (5xx) or stayed overloaded after the retries."""
+
+
+class JaegerClient:
+    """Talks to one Jaeger query service over HTTP.
+
+    Every request has ``timeout`` seconds, and connection errors, timeouts, 429, 502, 503 and
+    504 are retried ``attempts`` times in all with exponential backoff from ``backoff``
+    seconds. ``headers`` / ``auth`` are sent with every request and never logged; a
+    ``user:password@`` in ``base_url`` is redacted from every message. ``page_limit`` is the
+    ``limit`` of each search request. ``ui_url`` is where people open traces, when the UI is
+    not served at ``base_url`` (see :meth:`ui_trace_url`).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        page_limit: int = DEFAULT_PAGE_LIMIT,
+        ui_url: str | None = None,
+        session: requests.Session | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        for name, url in (("base_url", base_url), ("ui_url", ui_url)):
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise ValueError(f"JaegerClient.{name}: must start with http(s)://, got {url!r}")
+        if timeout <= 0:
+            raise ValueError(f"JaegerClient.timeout: must be > 0 seconds, got {timeout}")
+        if page_limit < 1:
+            raise ValueError(f"JaegerClient.page_limit: must be >= 1, got {page_limit}")
+        self.base_url = base_url.rstrip("/")
+        self.ui_url = ui_url.rstrip("/") if ui_url is not None else None
+        self.timeout = timeout
+        self.page_limit = page_limit
+        self.retry = RetryPolicy(attempts=attempts, backoff=backoff)
+        self._own_session = session is None
+        self._session = session if session is not None else requests.Session()
+        self._headers = {"Accept": "application/json", **(headers or {})}
+        self._auth = auth
+        self._sleep = sleep
+        #: Warnings of the last public call (saturated 1 µs slices, errors Jaeger reported
+        #: next to its data), for the run summary.
+        self.last_warnings: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"JaegerClient({redact_url(self.base_url)!r}, page_limit={self.page_limit})"
+
+    def close(self) -> None:
+        """Close the HTTP session if this client created it."""
+        if self._own_session:
+            self._session.close()
+
+    def __enter__(self) -> JaegerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def services(self) -> list[str]:
+        """Every service Jaeger knows, sorted. Jaeger's own (``jaeger-query``,
+        ``jaeger-all-in-one``) are included: which services to analyse is the catalog's call."""
+        self.last_warnings = []
+        body = self._get(self._url("/api/services"), {}, "", null_data_ok=True)
+        names = body["data"] or []
+        if not all(isinstance(name, str) for name in names):
+            raise JaegerError(
+                f"{redact_url(self._url('/api/services'))}: expected a list of service names, "
+                f"got {excerpt(json.dumps(names), 200)}"
+            )
+        return sorted(set(names))
+
+    def find_traces(
+        self,
+        service: str,
+        start: datetime,
+        end: datetime,
+        *,
+        operation: str | None = None,
+        tags: Mapping[str, str | bool | int | float] | None = None,
+        min_duration: timedelta | str | None = None,
+        limit: int | None = None,
+    ) -> list[Any]:
+        """Every trace with a span of ``service`` starting in ``[start, end)`` (and matching
+        ``operation``, ``tags``, ``min_duration``), each ``traceID`` once, ordered by traceID.
+
+        ``start`` / ``end`` must be timezone-aware. ``limit`` (default ``page_limit``) is the
+        size of each request, not of the result: full slices are split until none is full.
+        ``min_duration`` is a timedelta or a Go duration string such as ``"250ms"``.
+        """
+        if not isinstance(service, str) or not service:
+            raise ValueError(f"service: must be a non-empty string, got {service!r}")
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit: must be >= 1, got {limit}")
+        bounds = _bounds(start, end)
+        filters = _filters(operation, tags, min_duration)
+        self.last_warnings = []
+        merger = TraceMerger()
+        self._search(merger, service, bounds, filters, limit or self.page_limit)
+        return merger.traces()
+
+    def fetch_window(
+        self, start: datetime, end: datetime, services: Iterable[str] | None = None
+    ) -> list[Any]:
+        """Every trace touching ``[start, end)`` for each of ``services`` (default: all of
+        :meth:`services`), each ``traceID`` once, ordered by traceID.
+
+        A trace is returned when any of its spans starts in the window, so it may begin before
+        or end after it: the analyzer assigns each trace to one window by its root span.
+        """
+        bounds = _bounds(start, end)
+        self.last_warnings = []
+        names = self.services() if services is None else service_names(services)
+        merger = TraceMerger()
+        for service in names:
+            self._search(merger, service, bounds, {}, self.page_limit)
+        return merger.traces()
+
+    def iter_window(
+        self, start: datetime, end: datetime, services: Iterable[str] | None = None
+    ) -> Iterator[tuple[Any, str]]:
+        """:meth:`fetch_window` streamed, for a night of traces: ``(trace, origin)`` pairs,
+        each ``traceID`` once, holding one page (``page_limit`` traces) and the IDs seen.
+
+        Jaeger returns whole traces, so a trace's later copies (from another service's search
+        or the other side of a split) are the same trace and are skipped rather than merged;
+        :meth:`fetch_window` merges copies but holds the whole window. The origin is the URL
+        that fetches the trace again (``.../api/traces/<traceID>``).
+        """
+        bounds = _bounds(start, end)
+        self.last_warnings = []
+        names = self.services() if services is None else service_names(services)
+        base = redact_url(self._url("/api/traces"))
+        seen: set[str] = set()
+        for service in names:
+            for traces in self._pages(service, bounds, {}, self.page_limit):
+                for trace in traces:
+                    trace_id = trace.get("traceID") if isinstance(trace, dict) else None
+                    if isinstance(trace_id, str):
+                        if trace_id in seen:
+                            continue
+                        seen.add(trace_id)
+                        yield trace, f"{base}/{quote(trace_id, safe='')}"
+                    else:
+                        yield trace, base  # the parser quarantines it
+
+    def ui_trace_url(self, trace_id: str) -> str:
+        """Where a person opens the trace in the Jaeger UI (credentials never included)."""
+        base = self.ui_url if self.ui_url is not None else self.base_url
+        return f"{redact_url(base)}/trace/{quote(str(trace_id), safe='')}"
+
+    # -- slicing ------------------------------------------------------------------------------
+
+    def _search(
+        self,
+        merger: TraceMerger,
+        service: str,
+        bounds: tuple[int, int],
+        filters: dict[str, str],
+        limit: int,
+    ) -> None:
+        """Add every trace of ``service`` in ``[lo, hi)`` µs to ``merger``."""
+        for traces in self._pages(service, bounds, filters, limit):
+            for trace in traces:
+                merger.add(trace)
+
+    def _pages(
+        self, service: str, bounds: tuple[int, int], filters: dict[str, str], limit: int
+    ) -> Iterator[list[Any]]:
+        """Each complete slice's traces for ``service`` in ``[lo, hi)`` µs, halving full slices
+        until none is full; earlier slices first."""
+        url = self._url("/api/traces")
+        lo, hi = bounds
+        pending = [(lo, hi - 1)] if hi > lo else []  # inclusive µs bounds, as Jaeger reads them
+        while pending:
+            first, last = pending.pop()
+            context = f"service {service!r} {_slice(first, last)}"
+            params = {
+                "service": service,
+                "start": str(first),
+                "end": str(last),
+                "limit": str(limit),
+                **filters,
+            }
+            traces = self._get(url, params, context)["data"]
+            if len(traces) >= limit and first < last:
+                middle = (first + last) // 2
+                pending += [(middle + 1, last), (first, middle)]  # earlier half first
+                continue
+            if len(traces) >= limit:
+                self._warn(
+                    f"{redact_url(url)}: {context}: {len(traces)} traces in a 1 µs slice, the "
+                    f"request limit ({limit}); Jaeger may have left some out, raise page_limit"
+                )
+            yield traces
+
+    def _warn(self, message: str) -> None:
+        logger.warning("%s", message)
+        self.last_warnings.append(message)
+
+    # -- the request path ---------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return self.base_url + path
+
+    def _retry_reason(self, response: requests.Response) -> str | None:
+        if response.status_code not in self.retry.retry_statuses:
+            return None
+        return f"HTTP {response.status_code}: {_error_text(response)}"
+
+    def _get(
+        self, url: str, params: Mapping[str, str], context: str, *, null_data_ok: bool = False
+    ) -> dict[str, Any]:
+        """GET ``url`` and return the envelope (``data`` a list, or None if allowed), or raise
+        the matching :class:`JaegerError`; ``context`` (service and slice) is in every message."""
+        where = f"{redact_url(url)}: {context}" if context else redact_url(url)
+
+        def send() -> requests.Response:
+            return self._session.get(
+                url, params=params, headers=self._headers, auth=self._auth, timeout=self.timeout
+            )
+
+        try:
+            response = call_with_retry(
+                send,
+                self.retry,
+                retry_reason=self._retry_reason,
+                retry_after=retry_after_seconds,
+                sleep=self._sleep,
+                what=f"Jaeger {where}",
+            ).value
+        except RetriesExhausted as exc:
+            raise JaegerUnavailable(
+                f"{where}: Jaeger unavailable after {exc.attempts} attempt(s); "
+                f"last error: {exc.last_error}"
+            ) from exc
+        except requests.RequestException as exc:
+            raise JaegerError(f"{where}: {describe_exception(exc)}") from exc
+
+        status = response.status_code
+        if status == 400:
+            raise JaegerQueryError(f"{where}: query rejected (HTTP 400): {_error_text(response)}")
+        if status >= 500:
+            raise JaegerUnavailable(
+                f"{where}: Jaeger unavailable after 1 attempt(s); last error: HTTP {status}: "
+                f"{_error_text(response)} (not retried)"
+            )
+        if not 200 <= status < 300:
+            hint = " (check the credentials)" if status in (401, 403) else ""
+            raise JaegerError(f"{where}: HTTP {status}{hint}: {_error_text(response)}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise JaegerError(f"{where}: response is not JSON: {excerpt(response.text)!r}") from exc
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) and not (null_data_ok and data is None):
+            raise JaegerError(
+                f"{where}: response is not a Jaeger envelope with a list 'data': "
+                f"{excerpt(response.text)!r}"
+            )
+        if body.get("errors"):
+            self._warn(f"{where}: Jaeger reported: {error_messages(body['errors'])}")
+        return body
+
+
+def _bounds(start: datetime, end: datetime) -> tuple[int, int]:
+    lo, hi = epoch_micros(start, "start"), epoch_micros(end, "end")
+    if hi < lo:
+        raise ValueError(f"end ({end.isoformat()}) is before start ({start.isoformat()})")
+    return lo, hi
+
+
+def _filters(
+    operation: str | None,
+    tags: Mapping[str, str | bool | int | float] | None,
+    min_duration: timedelta | str | None,
+) -> dict[str, str]:
+    """The optional search parameters, encoded the way Jaeger's query parser reads them."""
+    out: dict[str, str] = {}
+    if operation is not None:
+        if not isinstance(operation, str) or not operation:
+            raise ValueError(f"operation: must be a non-empty string, got {operation!r}")
+        out["operation"] = operation
+    if tags:
+        out["tags"] = json.dumps(
+            {str(k): _tag_value(k, v) for k, v in tags.items()},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+    if isinstance(min_duration, timedelta):
+        td = min_duration  # integer arithmetic: exact, and fine for pendulum's Duration
+        micros = (td.days * 86_400 + td.seconds) * 1_000_000 + td.microseconds
+        if micros <= 0:
+            raise ValueError(f"min_duration: must be > 0, got {min_duration}")
+        out["minDuration"] = f"{micros}us"
+    elif isinstance(min_duration, str):
+        out["minDuration"] = min_duration.strip()  # Jaeger parses it, and says if it is wrong
+    elif min_duration is not None:
+        raise TypeError(
+            f"min_duration: expected a timedelta or a string like '250ms', got {min_duration!r}"
+        )
+    return out
+
+
+def _tag_value(key: object, value: object) -> str:
+    """Jaeger's ``tags`` is a map of strings, compared with each tag's value as a string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise TypeError(f"tags[{key!r}]: expected a string, bool or number, got {value!r}")
+
+
+def _error_text(response: requests.Response) -> str:
+    """The ``errors[].msg`` of a Jaeger error envelope; the body excerpt when there is none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return excerpt(response.text)
+    if isinstance(body, dict) and body.get("errors"):
+        return excerpt(error_messages(body["errors"]), 300)
+    return excerpt(response.text)
+
+
+def _slice(first: int, last: int) -> str:
+    """Inclusive µs bounds as the half-open ISO interval they cover."""
+    lo, hi = (_EPOCH + timedelta(microseconds=us) for us in (first, last + 1))
+    return f"[{lo.isoformat()}, {hi.isoformat()})"
+
+
+__all__ = [
+    "DEFAULT_PAGE_LIMIT",
+    "JaegerClient",
+    "JaegerError",
+    "JaegerQueryError",
+    "JaegerUnavailable",
+]
