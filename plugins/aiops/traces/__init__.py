@@ -1,0 +1,5 @@
+"""Trace analytics: parse Jaeger traces, map service dependencies, find bottlenecks.
+
+`analyze_traces(raw_traces, window=...)` is the entry point; `aiops traces analyze` and the
+nightly DAG are thin shells over it.
+"""
