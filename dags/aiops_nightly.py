@@ -1,9 +1,12 @@
 """Nightly: retrain every service's baselines and forecasters on the weeks before the
-interval's end (each series' forecaster chosen by backtest; Prophet fits in a bounded pool).
+interval's end (each series' forecaster chosen by backtest; Prophet fits in a bounded pool),
+and analyse the day's traces (dependency map, bottleneck findings).
 
-Mapped over shards of services; the `aiops_prometheus` pool caps how many shards query
-Prometheus at once. Each version is stored in the model registry under the window's end, so
-retraining a night rewrites that night's version and nothing else.
+Training is mapped over shards of services; the `aiops_prometheus` pool caps how many shards
+query Prometheus at once. Each version is stored in the model registry under the window's end,
+so retraining a night rewrites that night's version and nothing else. The trace analysis is
+one task (the map needs every trace of the day; traces stream through it), in the
+`aiops_jaeger` pool; its results are replaced per day.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from airflow.sdk import dag, get_current_context, task
 
 from aiops.airflow.dagkit import (
+    JAEGER_POOL,
     POOL,
     START_DATE,
     default_args,
@@ -37,7 +41,17 @@ def aiops_nightly():
 
         return tasks.train_shard(shard, get_current_context()["data_interval_end"])
 
+    @task(pool=JAEGER_POOL)
+    def analyze_traces() -> dict:
+        from aiops.airflow import tasks
+
+        context = get_current_context()
+        return tasks.analyze_trace_window(
+            context["data_interval_start"], context["data_interval_end"]
+        )
+
     report(train_shard.expand(shard=plan_shards()))
+    analyze_traces()
 
 
 aiops_nightly()

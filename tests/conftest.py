@@ -61,10 +61,8 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = {**airflow_env(home=home), "AIOPS_TASK_RETRIES": "0"}  # fail fast, no retry waits
     proc = run_airflow(["db", "migrate"], env, home / "migrate.log")
     assert proc.returncode == 0, (home / "migrate.log").read_text()[-3000:]
-    proc = run_airflow(
-        ["pools", "set", "aiops_prometheus", "4", "caps concurrent Prometheus queries"],
-        env,
-        home / "pools.log",
-    )
-    assert proc.returncode == 0, (home / "pools.log").read_text()[-3000:]
+    for pool in ("aiops_prometheus", "aiops_jaeger"):
+        proc = run_airflow(["pools", "set", pool, "4", "caps concurrent queries"], env,
+                           home / "pools.log")  # fmt: skip
+        assert proc.returncode == 0, (home / "pools.log").read_text()[-3000:]
     return env

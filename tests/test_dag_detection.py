@@ -20,6 +20,7 @@ def detection_env(airflow_home, demo_world, tmp_path_factory):
     env = {
         **airflow_home,
         "AIOPS_METRICS_FILE": str(world_dir / "signals.csv.gz"),
+        "AIOPS_TRACES_DIR": str(world_dir / "traces"),
         "AIOPS_STORE_URL": f"sqlite:///{tmp / 'results.db'}",
         "AIOPS_MODELS": str(tmp / "models"),
         "AIOPS_RETRY_DELAY_SECONDS": "1",

@@ -18,6 +18,8 @@ STORE_URL_ENV = "AIOPS_STORE_URL"
 STORE_FILENAME = "aiops.db"
 # the Airflow pool every task that queries Prometheus runs in (created by `make demo`)
 PROMETHEUS_POOL = "aiops_prometheus"
+# ... and the pool of tasks that search Jaeger (created by `make demo`)
+JAEGER_POOL = "aiops_jaeger"
 
 # Airflow Connection URIs (and Heroku-style URLs) say ``postgres://``, which SQLAlchemy 2 no
 # longer accepts; bare ``postgresql://`` would pick whatever driver SQLAlchemy defaults to.

@@ -11,10 +11,11 @@ import pendulum
 from airflow.sdk import task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from aiops.settings import PROMETHEUS_POOL
+from aiops.settings import JAEGER_POOL, PROMETHEUS_POOL
 
 SHARD_SIZE = int(os.environ.get("AIOPS_SHARD_SIZE", "4"))
 POOL = PROMETHEUS_POOL  # caps how many shards query Prometheus at once
+__all__ = ["JAEGER_POOL", "POOL", "START_DATE"]
 START_DATE = pendulum.datetime(2026, 10, 1, tz="UTC")
 
 

@@ -11,12 +11,15 @@ from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
 from aiops.settings import resolve_store_url
+from aiops.sources.jaeger import DEFAULT_PAGE_LIMIT, JaegerClient
+from aiops.sources.jaeger_files import JaegerFileSource
 from aiops.sources.prometheus import PrometheusClient
 from aiops.sources.signals import PrometheusSignalSource, SignalsFileSource, SignalSource
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE_ENV = "AIOPS_METRICS_FILE"
+TRACES_DIR_ENV = "AIOPS_TRACES_DIR"
 
 
 class PrometheusHook(BaseHook):
@@ -56,14 +59,74 @@ def prometheus_base_url(
     schema: str | None,
     extra: dict[str, Any],
 ) -> str:
+    return http_base_url(PrometheusHook.default_conn_name, conn_type, host, port, schema, extra)
+
+
+def http_base_url(
+    conn_id: str,
+    conn_type: str | None,
+    host: str | None,
+    port: int | None,
+    schema: str | None,
+    extra: dict[str, Any],
+) -> str:
+    """An HTTP API's base URL from a Connection's fields: a full URL typed into the host wins;
+    otherwise scheme (conn_type http/https, else the `protocol` extra), host, port, and the
+    schema field as a path prefix."""
     if not host:
-        raise ValueError("connection prometheus_default has no host")
+        raise ValueError(f"connection {conn_id} has no host")
     scheme = conn_type if conn_type in ("http", "https") else extra.get("protocol", "http")
     if "://" in host:  # a full URL typed into the host field
         return host.rstrip("/")
     netloc = f"{host}:{port}" if port else host
     path = f"/{schema.strip('/')}" if schema else ""
     return f"{scheme}://{netloc}{path}"
+
+
+class JaegerHook(BaseHook):
+    """`jaeger_default`: the query service (host, port 16686, schema as a path prefix),
+    optional login/password (basic auth, e.g. behind a proxy).
+
+    Extras: `timeout` (s), `attempts`, `backoff` (s), `page_limit` (traces per search request;
+    full pages are split), `ui_url` (where people open traces, for the evidence links),
+    `protocol`, `headers`.
+    """
+
+    conn_name_attr = "jaeger_conn_id"
+    default_conn_name = "jaeger_default"
+    conn_type = "http"
+    hook_name = "Jaeger"
+
+    def __init__(self, jaeger_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.jaeger_conn_id = jaeger_conn_id
+
+    def get_conn(self) -> JaegerClient:
+        conn = self.get_connection(self.jaeger_conn_id)
+        extra: dict[str, Any] = conn.extra_dejson
+        return JaegerClient(
+            http_base_url(
+                self.jaeger_conn_id, conn.conn_type, conn.host, conn.port, conn.schema, extra
+            ),
+            timeout=float(extra.get("timeout", 30.0)),
+            attempts=int(extra.get("attempts", 3)),
+            backoff=float(extra.get("backoff", 0.5)),
+            page_limit=int(extra.get("page_limit", DEFAULT_PAGE_LIMIT)),
+            headers=extra.get("headers") or None,
+            auth=(conn.login, conn.password or "") if conn.login else None,
+            ui_url=extra.get("ui_url") or None,
+        )
+
+
+def trace_source(
+    jaeger_conn_id: str = JaegerHook.default_conn_name,
+) -> JaegerClient | JaegerFileSource:
+    """Jaeger from its connection, unless AIOPS_TRACES_DIR points at exported JSON files."""
+    path = os.environ.get(TRACES_DIR_ENV)
+    if path:
+        log.info("traces from the file-backed source %s (%s is set)", path, TRACES_DIR_ENV)
+        return JaegerFileSource(Path(path))
+    return JaegerHook(jaeger_conn_id).get_conn()
 
 
 def metric_source(prometheus_conn_id: str = PrometheusHook.default_conn_name) -> SignalSource:

@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiops.airflow.hooks import metric_source, store_url
+from aiops.airflow.hooks import metric_source, store_url, trace_source
 from aiops.catalog import load_catalog
 from aiops.settings import models_root
 from aiops.store import Store
@@ -152,3 +152,25 @@ def _open_events(store: Store, service: str, start: datetime, settings) -> dict[
         if row["start"] < start:
             out[row["signal"]] = max(out.get(row["signal"], row["start"]), row["start"])
     return out
+
+
+def analyze_trace_window(start: datetime, end: datetime) -> dict[str, Any]:
+    """Nightly: the window's traces from Jaeger (or exported files), mapped and analysed; the
+    edges, findings, quarantined traces and run summary stored under the window."""
+    from aiops.traces.pipeline import analyze_window, store_analysis
+
+    start, end = utc(start), utc(end)
+    source = trace_source()
+    link = getattr(source, "ui_trace_url", None)
+    analysis = analyze_window(source.iter_window(start, end), start, end, link=link)
+    with Store.open(store_url()) as store:
+        stored = store_analysis(store, analysis, start, end, repr(source))
+    totals = stored.totals()
+    log.info("traces [%s, %s): %s", start.isoformat(), end.isoformat(), totals)
+    if analysis.issues:
+        log.info("repaired or skipped: %s", dict(sorted(analysis.issues.items())))
+    for finding in analysis.findings[:10]:
+        log.info("finding %s [%s] %s", finding.fingerprint, finding.kind, finding.title)
+    if stored.diff:
+        log.info("dependency map vs the previous window: %s", stored.diff)
+    return totals

@@ -16,7 +16,17 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Column, Connection, Engine, Table, create_engine, func, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError, StatementError
@@ -140,6 +150,43 @@ class Store:
                 f"store {self.name}: upsert into {table_name} failed: {_reason(exc)}"
             ) from exc
         logger.debug("store %s: upserted %d rows into %s", self.name, len(batch), table_name)
+        return len(batch)
+
+    def replace(self, table_name: str, rows: Iterable[Mapping[str, Any]], **scope: Any) -> int:
+        """Make the rows matching ``scope`` (column = value) exactly ``rows``: delete them and
+        insert the new ones in one transaction; return rows written.
+
+        For results that are a set per interval (a day's findings, a day's dependency edges):
+        a rerun that no longer finds something must not leave yesterday's row behind, which
+        an upsert would. Every row must match ``scope``.
+        """
+        table = self.table(table_name)
+        unknown = sorted(set(scope) - set(table.c.keys()))
+        if not scope or unknown:
+            raise StoreError(
+                f"store {self.name}: replace into {table_name} needs a scope of its columns, "
+                f"got {sorted(scope)}"
+            )
+        batch = _prepared_rows(table, rows, self.name)
+        plain = {column: _plain(value) for column, value in scope.items()}
+        for row in batch:
+            stray = {c: row.get(c) for c in plain if _plain(row.get(c)) != plain[c]}
+            if stray:
+                raise StoreError(
+                    f"store {self.name}: replace into {table_name}: a row outside the scope "
+                    f"{plain}: {stray}"
+                )
+        where = [table.c[column] == value for column, value in plain.items()]
+        chunk_size = max(1, _MAX_PARAMS[self.engine.dialect.name] // len(table.columns))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(table).where(*where))
+                for chunk in _chunks(batch, chunk_size):
+                    conn.execute(insert(table), chunk)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"store {self.name}: replace into {table_name} failed: {_reason(exc)}"
+            ) from exc
         return len(batch)
 
     def read(

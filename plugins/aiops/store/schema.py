@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table, Text
 
 from aiops.store.types import JSONDoc, JSONList, UTCDateTime
 
@@ -149,4 +149,76 @@ predictive_alerts = Table(
     Column("message", Text, nullable=False),
     Column("model", String, nullable=False),
     Column("model_version", String, nullable=False),
+)
+
+# One row per trace-analysis window (a day for the nightly run): what was read, what was
+# repaired or dropped and why, and where the time went.
+trace_runs = Table(
+    "trace_runs",
+    metadata,
+    Column("interval_start", UTCDateTime, primary_key=True),
+    Column("interval_end", UTCDateTime, primary_key=True),
+    Column("source", String, nullable=False),  # the Jaeger endpoint or the files read
+    Column("traces", Integer, nullable=False),
+    Column("spans", Integer, nullable=False),
+    Column("dropped", Integer, nullable=False),  # traces quarantined in trace_quarantine
+    Column("issues", JSONDoc, nullable=False),  # repairs and drops by reason
+    Column("operations", JSONList, nullable=False),  # top operations by critical-path time
+    Column("edge_diff", JSONDoc),  # against the previous window's map (None: no previous)
+)
+
+# The dependency map of a window: one row per caller -> callee.
+dependency_edges = Table(
+    "dependency_edges",
+    metadata,
+    Column("interval_start", UTCDateTime, primary_key=True),
+    Column("interval_end", UTCDateTime, primary_key=True),
+    Column("parent", String, primary_key=True),
+    Column("child", String, primary_key=True),
+    Column("call_count", Integer, nullable=False),
+    Column("error_count", Integer, nullable=False),
+    Column("error_rate", Float, nullable=False),
+    Column("p50_ms", Float, nullable=False),
+    Column("p95_ms", Float, nullable=False),
+    Column("p99_ms", Float, nullable=False),
+    Column("operations", JSONList, nullable=False),
+    Column("instrumented", Boolean, nullable=False),
+    Column("asynchronous", Boolean, nullable=False),
+)
+
+# Findings of every analysis, one row per problem (fingerprint) and window. The columns are
+# what dashboards sort and filter on; `finding` is the whole record (aiops.findings.Finding).
+findings = Table(
+    "findings",
+    metadata,
+    Column("interval_start", UTCDateTime, primary_key=True),
+    Column("interval_end", UTCDateTime, primary_key=True),
+    Column("source", String, primary_key=True),  # "traces", "logs", ...
+    Column("fingerprint", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("service", String, nullable=False),
+    Column("operation", String, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("ms_per_request", Float, nullable=False),
+    Column("requests_affected", Integer, nullable=False),
+    Column("requests_per_day", Float),
+    Column("p95_share", Float),
+    Column("expected_saving_ms", Float),
+    Column("safety", String, nullable=False),
+    Column("effort", String, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("finding", JSONDoc, nullable=False),
+)
+
+# Traces that could not be analysed, kept whole with the reason, never silently dropped.
+trace_quarantine = Table(
+    "trace_quarantine",
+    metadata,
+    Column("interval_start", UTCDateTime, primary_key=True),
+    Column("interval_end", UTCDateTime, primary_key=True),
+    Column("origin", String, primary_key=True),  # "file.json: data[3]" or "<endpoint> #n"
+    Column("trace_id", String, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("raw", JSONDoc),  # the trace as received ({"value": ...} when not an object)
 )
