@@ -47,6 +47,23 @@ ACTION_SAFETY: dict[str, Safety] = {
 }
 
 
+#: How a finding's kind reads in a picture or a list.
+KIND_LABELS: dict[str, str] = {
+    "n_plus_one": "N+1",
+    "sequential_calls": "sequential calls",
+    "critical_path_hotspot": "hotspot",
+    "chatty_pair": "chatty",
+    "fan_out": "fan-out",
+    "single_point_of_failure": "single point of failure",
+    "dependency_cycle": "cycle",
+    "error_hotspot": "errors start here",
+}
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind.replace("_", " "))
+
+
 def safety_for(action: str) -> Safety:
     """The safety class of an action; an unknown action is never assumed safe."""
     return ACTION_SAFETY.get(action, Safety.REQUIRES_APPROVAL)

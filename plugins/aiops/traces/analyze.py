@@ -187,8 +187,15 @@ def analyze_traces(
             continue
         first_copy = seen.get(trace.trace_id)
         if first_copy is not None:
-            differs = first_copy != len(trace.spans)
-            issues[DUPLICATE_TRACE_DIFFERS if differs else DUPLICATE_TRACE] += 1
+            if first_copy == len(trace.spans):
+                issues[DUPLICATE_TRACE] += 1
+                continue
+            # another trace under a known ID (or an incomplete copy): kept for a person to see
+            issues[DUPLICATE_TRACE_DIFFERS] += 1
+            detail = f"traceID already analysed with {first_copy} spans; this copy has {len(trace.spans)}"
+            dropped.append(
+                DroppedTrace(origin, trace.trace_id, DUPLICATE_TRACE_DIFFERS, detail, raw)
+            )
             continue
         seen[trace.trace_id] = len(trace.spans)
         start = trace.root().start
