@@ -255,3 +255,12 @@ def test_error_in_an_uninstrumented_dependency_is_attributed_to_it() -> None:
     found = _kinds(_traces(build))["error_hotspot"]
     assert [(f.service, f.operation) for f in found] == [("sessiondb", "SELECT sessions")]
     assert "seen from auth" in found[0].title
+
+
+def test_thresholds_are_validated_with_the_setting_named() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="n_plus_one_min: must be >= 2, got 1"):
+        AnalysisConfig(n_plus_one_min=1)
+    with pytest.raises(ValueError, match="hotspot_min_share: must be in"):
+        AnalysisConfig(hotspot_min_share=1.5)

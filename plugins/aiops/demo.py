@@ -17,8 +17,9 @@ from typing import Any
 
 from aiops import promserver
 from aiops.demo_report import print_detection, print_ingest, results_digest
+from aiops.demo_traces import print_traces
 from aiops.devenv import PROJECT_ROOT, airflow_env, run_airflow
-from aiops.settings import PROMETHEUS_POOL, aiops_home, models_root, resolve_store_url
+from aiops.settings import JAEGER_POOL, PROMETHEUS_POOL, aiops_home, models_root, resolve_store_url
 from aiops.sim.world import WorldConfig, build_world
 from aiops.store import Store, mask_url
 
@@ -87,6 +88,8 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
     env["AIOPS_STORE_URL"] = store_url
     env["AIOPS_HOME"] = str(out)
     env["AIOPS_MODELS"] = models_root()
+    # no Jaeger server here: the nightly reads the world's exported traces (query-API JSON)
+    env["AIOPS_TRACES_DIR"] = str(world_dir / "traces")
 
     _say(
         f"[1/4] demo world (seed {config.seed}, {len(config.services)} services, "
@@ -110,18 +113,20 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
         if proc.returncode != 0:
             _say(f"      airflow db migrate failed; see {out / 'logs' / 'airflow-db-migrate.log'}")
             return 1
-        proc = run_airflow(
-            ["pools", "set", PROMETHEUS_POOL, "4", "caps concurrent Prometheus queries"],
-            env,
-            out / "logs" / "airflow-pools.log",
-        )
-        if proc.returncode != 0:
-            _say(f"      airflow pools set failed; see {out / 'logs' / 'airflow-pools.log'}")
-            return 1
+        for pool, what in ((PROMETHEUS_POOL, "Prometheus"), (JAEGER_POOL, "Jaeger")):
+            proc = run_airflow(
+                ["pools", "set", pool, "4", f"caps concurrent {what} queries"],
+                env,
+                out / "logs" / "airflow-pools.log",
+            )
+            if proc.returncode != 0:
+                _say(f"      airflow pools set failed; see {out / 'logs' / 'airflow-pools.log'}")
+                return 1
         plan = demo_plan(manifest)
         hours = [r.interval for r in plan if r.dag_id == "aiops_hourly"]
+        nights = [r.interval for r in plan if r.dag_id == "aiops_nightly"]
         with Store.open(store_url) as store:
-            before = results_digest(store, hours)
+            before = results_digest(store, hours, nights)
         for run in plan:
             logfile = out / "logs" / f"{run.dag_id}-{run.interval.start:%Y%m%dT%H%M}.log"
             # Airflow 3: a data-interval run's logical date is the END of its interval
@@ -136,10 +141,11 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
 
     _say("[4/4] what landed")
     with Store.open(store_url) as store:
-        after = results_digest(store, hours)
+        after = results_digest(store, hours, nights)
         print_ingest(store, hours, _say)
         print_detection(store, manifest, hours, _say)
         _report_forecasts(store, store_url, world_dir, hours[-1].end)
+        print_traces(store, manifest, nights[-1].start, nights[-1].end, out, _say)
     change = (
         "unchanged by this run (idempotent rerun)"
         if before == after

@@ -24,9 +24,14 @@ class _Interval(Protocol):
 Say = Callable[[str], None]
 
 
-def results_digest(store: Store, hours: list[_Interval]) -> str | None:
+def results_digest(
+    store: Store, hours: list[_Interval], nights: list[_Interval] = ()
+) -> str | None:
     """One digest over every row the demo's intervals produced: equal digests, equal results."""
     rows: list[dict[str, Any]] = []
+    for n in nights:
+        for table in ("trace_runs", "dependency_edges", "findings", "trace_quarantine"):
+            rows += store.read(table, interval_start=n.start, interval_end=n.end)
     for h in hours:
         rows += store.read("series_summary", interval_start=h.start, interval_end=h.end)
         rows += store.read("quarantine", interval_start=h.start, interval_end=h.end)

@@ -83,6 +83,7 @@ def draw_dependency_graph(
             f"{path}: cannot draw a {path.suffix or 'suffix-less'} file; use one of {', '.join(SUFFIXES)}"
         )
     edges = _sorted(edges)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with style.context(["default", _RC]):
         fig = _graph_figure(edges, title, dict(highlight or {})) if edges else _empty_figure(title)
         FigureCanvasAgg(fig)

@@ -29,16 +29,17 @@ class AnalysisConfig:
     hotspot_min_traces: int = 20  # requests of an entry operation before judging its p95
 
     def __post_init__(self) -> None:
-        for name in ("n_plus_one_min", "fan_out_min_services", "chatty_min_calls", "min_traces"):
-            if getattr(self, name) < 2 and name != "min_traces":
+        for name in ("n_plus_one_min", "fan_out_min_services", "chatty_min_calls"):
+            if getattr(self, name) < 2:
                 raise ValueError(f"AnalysisConfig.{name}: must be >= 2, got {getattr(self, name)}")
+        for name in ("min_traces", "hotspot_min_traces", "spof_min_dependents"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"AnalysisConfig.{name}: must be >= 1, got {getattr(self, name)}")
         for name in ("hotspot_min_share", "error_min_share", "sequential_min_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(
                     f"AnalysisConfig.{name}: must be in [0, 1], got {getattr(self, name)}"
                 )
-        if self.min_traces < 1:
-            raise ValueError(f"AnalysisConfig.min_traces: must be >= 1, got {self.min_traces}")
 
 
 @dataclass

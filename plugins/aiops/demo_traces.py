@@ -1,0 +1,96 @@
+"""The demo's trace section: the nightly analysis's findings checked against what was planted,
+the dependency graph drawn, the top findings listed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiops.findings.model import kind_label
+from aiops.store import Store
+from aiops.traces.pipeline import stored_edges, stored_findings
+
+Say = Callable[[str], None]
+
+
+def planted_found(incident: dict[str, Any], findings: list[dict[str, Any]]) -> dict | None:
+    """The stored finding that matches a planted N+1 or sequential-calls incident: the same
+    kind, service and operation, and the same statement or callees."""
+    details = incident["details"]
+    for finding in findings:
+        if (finding["kind"], finding["service"]) != (incident["kind"], incident["service"]):
+            continue
+        if finding["operation"] != details["operation"]:
+            continue
+        numbers = finding["evidence"]["numbers"]
+        if incident["kind"] == "n_plus_one" and numbers.get("statement") == details["statement"]:
+            return finding
+        if incident["kind"] == "sequential_calls" and sorted(
+            numbers.get("callees", "").split(", ")
+        ) == sorted(details["callees"]):
+            return finding
+    return None
+
+
+def print_traces(
+    store: Store, manifest: dict[str, Any], start: datetime, end: datetime, out: Path, say: Say
+) -> bool:
+    """Print the window's trace findings; return whether every planted pattern was found."""
+    from aiops.traces.graph import draw_dependency_graph
+
+    run = store.read("trace_runs", interval_start=start, interval_end=end)
+    findings = stored_findings(store, start, end)
+    if not run:
+        say(f"      traces [{start:%Y-%m-%d}): no analysis stored")
+        return False
+    row = run[0]
+    issues = ", ".join(f"{k} {v}" for k, v in sorted(row["issues"].items())) or "none"
+    say(
+        f"      traces {start:%Y-%m-%d}: {row['traces']:,} traces, {row['spans']:,} spans, "
+        f"{row['dropped']} quarantined; repaired or skipped: {issues}"
+    )
+    ok = True
+    for incident in manifest["incidents"]:
+        if incident["kind"] not in ("n_plus_one", "sequential_calls"):
+            continue
+        found = planted_found(incident, findings)
+        ok = ok and found is not None
+        if found is None:
+            say(f"      MISSED planted {incident['kind']}: {incident['summary']}")
+            continue
+        impact = found["impact"]
+        say(
+            f"      found planted {incident['kind']}: {found['title']}\n"
+            f"        {impact['ms_per_request']:.1f} ms per request, "
+            f"~{found['expected_saving_ms']:.1f} ms to save, "
+            f"{impact['requests_per_day']:,.0f} requests/day; {found['safety']}, "
+            f"fingerprint {found['fingerprint']}\n"
+            f"        suggestion: {found['suggestion']}"
+        )
+    edges = stored_edges(store, start, end)
+    notes = {}
+    for finding in findings:
+        notes.setdefault(finding["service"], kind_label(finding["kind"]))
+    graph = out / "traces" / f"dependencies-{start:%Y-%m-%d}.svg"
+    draw_dependency_graph(edges, graph, title=f"Service dependencies {start:%Y-%m-%d}",
+                          highlight=notes)  # fmt: skip
+    png = draw_dependency_graph(edges, graph.with_suffix(".png"), highlight=notes)
+    say(f"      dependency graph: {len(edges)} edges -> {_shown(graph)} and {png.name}")
+    say("      top findings:")
+    for finding in findings[:6]:
+        impact = finding["impact"]
+        say(
+            f"        [{finding['kind']}] {finding['title']} "
+            f"({impact['requests_affected']} sampled requests, {finding['safety']})"
+        )
+    return ok
+
+
+def _shown(path: Path) -> str:
+    """The path relative to the working directory when it is under it (as the demo prints)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
