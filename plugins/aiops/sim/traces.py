@@ -124,8 +124,8 @@ class _Model:
 
 
 class _Trace:
-    def __init__(self, model: _Model, rng: random.Random, start_us: int) -> None:
-        self.model, self.rng = model, rng
+    def __init__(self, model: _Model, rng: random.Random, start_us: int, sampling: float) -> None:
+        self.model, self.rng, self.sampling = model, rng, sampling
         self.trace_id = f"{rng.getrandbits(128):032x}"
         self.at = datetime.fromtimestamp(start_us / 1e6, tz=UTC)
         minute = int((start_us / 1e6 - model.index0_s) // model.step_s)
@@ -232,7 +232,7 @@ def _serve(
     kind = "consumer" if ref == FOLLOWS_FROM else "server"
     tags = [_tag("span.kind", kind), *_http_tags(operation)]
     if parent is None:
-        tags += [_tag("sampler.type", "probabilistic"), _tag("sampler.param", 0.001)]
+        tags += [_tag("sampler.type", "probabilistic"), _tag("sampler.param", tr.sampling)]
     span = tr.span(service, operation, parent, ref, start, tags)
     own = tr.own_us(service)
     pre = round(own * tr.rng.uniform(0.15, 0.45))
@@ -307,11 +307,22 @@ def _call(tr: _Trace, caller: str, call: Call, parent: str, start: int) -> tuple
     return start + span["duration"], failed
 
 
-def _trace(model: _Model, rng: random.Random, start_us: int) -> dict[str, Any]:
-    tr = _Trace(model, rng, start_us)
+def _trace(model: _Model, rng: random.Random, start_us: int, sampling: float) -> dict[str, Any]:
+    tr = _Trace(model, rng, start_us, sampling)
     routes, weights = zip(*((r[0], r[1]) for r in ROUTES), strict=True)
     _serve(tr, "gateway", rng.choices(routes, weights)[0], None, CHILD_OF, start_us)
     return tr.to_json()
+
+
+def _sampling_rate(fleet: FleetMetrics, lo: datetime, hi: datetime, sampled: int) -> float:
+    """The head sampler's probability that keeps ``sampled`` of the gateway's requests in
+    [lo, hi): what a probabilistic sampler tuned to this trace volume would be set to, so
+    counts scaled by it match the request rate in the metrics."""
+    gateway = fleet.services["gateway"]
+    inside = (fleet.index >= lo) & (fleet.index < hi)
+    step_s = (fleet.index[1] - fleet.index[0]).total_seconds()
+    requests = float(gateway.request_rate[inside].sum()) * step_s
+    return float(f"{sampled / requests:.3g}") if requests > 0 and sampled else 1.0
 
 
 def write_traces(
@@ -336,7 +347,8 @@ def write_traces(
         n = round(config.traces_per_hour * ((hi - lo) / hour))
         lo_us, hi_us = round(lo.timestamp() * 1e6), round(hi.timestamp() * 1e6)
         starts = sorted(rng.randrange(lo_us, hi_us) for _ in range(n))
-        data = [_trace(model, rng, s) for s in starts]
+        sampling = _sampling_rate(fleet, lo, hi, n)
+        data = [_trace(model, rng, s, sampling) for s in starts]
         doc = {"data": data, "total": 0, "limit": 0, "offset": 0, "errors": None}
         path = out_dir / f"{t:%Y-%m-%dT%H}.json"
         path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
