@@ -41,10 +41,10 @@ from aiops.retry import (
     call_with_retry,
     describe_exception,
     excerpt,
+    redact_url,
     retry_after_seconds,
 )
 from aiops.sources.jaeger_files import TraceMerger, epoch_micros, error_messages, service_names
-from aiops.sources.prometheus import _redact as redact_url
 
 logger = logging.getLogger(__name__)
 

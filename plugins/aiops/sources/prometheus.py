@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
@@ -29,6 +28,7 @@ from aiops.retry import (
     call_with_retry,
     describe_exception,
     excerpt,
+    redact_url,
     retry_after_seconds,
 )
 
@@ -112,7 +112,7 @@ class PrometheusClient:
         self._sleep = sleep
 
     def __repr__(self) -> str:
-        return f"PrometheusClient({_redact(self.base_url)!r}, max_points={self.max_points})"
+        return f"PrometheusClient({redact_url(self.base_url)!r}, max_points={self.max_points})"
 
     def close(self) -> None:
         """Close the HTTP session if this client created it."""
@@ -162,14 +162,14 @@ class PrometheusClient:
             data = body.get("data") or {}
             if data.get("resultType") != "matrix":
                 raise PrometheusError(
-                    f"{_redact(url)}: expected a matrix for query {_q(query)}, got resultType "
+                    f"{redact_url(url)}: expected a matrix for query {_q(query)}, got resultType "
                     f"{data.get('resultType')!r}"
                 )
             for item in data.get("result") or []:
                 labels = item.get("metric") or {}
                 if item.get("histograms"):
                     raise PrometheusError(
-                        f"{_redact(url)}: query {_q(query)} returned native histograms for "
+                        f"{redact_url(url)}: query {_q(query)} returned native histograms for "
                         f"{_fmt_labels(labels)}, which this client does not support; select a "
                         "float series (e.g. histogram_quantile(), histogram_count(), _sum)"
                     )
@@ -206,7 +206,7 @@ class PrometheusClient:
             return [({}, float(result[1]))]
         if kind != "vector":
             raise PrometheusError(
-                f"{_redact(url)}: expected a vector or scalar for query {_q(query)}, got "
+                f"{redact_url(url)}: expected a vector or scalar for query {_q(query)}, got "
                 f"resultType {kind!r}"
             )
         out: list[tuple[dict[str, str], float]] = []
@@ -214,7 +214,7 @@ class PrometheusClient:
             labels = item.get("metric") or {}
             if "value" not in item:
                 raise PrometheusError(
-                    f"{_redact(url)}: query {_q(query)} returned a native histogram for "
+                    f"{redact_url(url)}: query {_q(query)} returned a native histogram for "
                     f"{_fmt_labels(labels)}, which this client does not support"
                 )
             out.append((dict(labels), float(item["value"][1])))
@@ -227,7 +227,7 @@ class PrometheusClient:
                 self._url("/-/ready"), headers=self._headers, auth=self._auth, timeout=self.timeout
             )
         except requests.RequestException as exc:
-            logger.debug("Prometheus %s not ready: %s", _redact(self.base_url), exc)
+            logger.debug("Prometheus %s not ready: %s", redact_url(self.base_url), exc)
             return False
         return response.status_code == 200
 
@@ -257,39 +257,41 @@ class PrometheusClient:
                 retry_reason=self._retry_reason,
                 retry_after=retry_after_seconds,
                 sleep=self._sleep,
-                what=f"Prometheus {_redact(url)}",
+                what=f"Prometheus {redact_url(url)}",
             ).value
         except RetriesExhausted as exc:
             raise PrometheusUnavailable(
-                f"{_redact(url)}: Prometheus unavailable after {exc.attempts} attempt(s) for "
+                f"{redact_url(url)}: Prometheus unavailable after {exc.attempts} attempt(s) for "
                 f"query {_q(query)}; last error: {exc.last_error}"
             ) from exc
         except requests.RequestException as exc:
-            raise PrometheusError(f"{_redact(url)}: {describe_exception(exc)}") from exc
+            raise PrometheusError(f"{redact_url(url)}: {describe_exception(exc)}") from exc
 
         status = response.status_code
         if status in (400, 422):
             error_type, error = _error_fields(response)
             raise PrometheusQueryError(
-                f"{_redact(url)}: query {_q(query)} rejected (HTTP {status}, {error_type}): {error}"
+                f"{redact_url(url)}: query {_q(query)} rejected (HTTP {status}, {error_type}): {error}"
             )
         if status >= 500:
             raise PrometheusUnavailable(
-                f"{_redact(url)}: Prometheus unavailable after 1 attempt(s) for query {_q(query)}; "
+                f"{redact_url(url)}: Prometheus unavailable after 1 attempt(s) for query {_q(query)}; "
                 f"last error: {_describe_status(response)} (not retried)"
             )
         if not 200 <= status < 300:
             hint = " (check the credentials)" if status in (401, 403) else ""
-            raise PrometheusError(f"{_redact(url)}: HTTP {status}{hint}: {excerpt(response.text)}")
+            raise PrometheusError(
+                f"{redact_url(url)}: HTTP {status}{hint}: {excerpt(response.text)}"
+            )
         try:
             body = response.json()
         except ValueError as exc:
             raise PrometheusError(
-                f"{_redact(url)}: response is not JSON: {excerpt(response.text)!r}"
+                f"{redact_url(url)}: response is not JSON: {excerpt(response.text)!r}"
             ) from exc
         if not isinstance(body, dict) or body.get("status") != "success":
             raise PrometheusError(
-                f"{_redact(url)}: response is not a success envelope: {excerpt(response.text)!r}"
+                f"{redact_url(url)}: response is not a success envelope: {excerpt(response.text)!r}"
             )
         return body
 
@@ -376,17 +378,6 @@ def _q(query: str) -> str:
 
 def _fmt_labels(labels: Mapping[str, str]) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
-
-
-def _redact(url: str) -> str:
-    """The URL without any ``user:password@`` part, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=host))
 
 
 __all__ = [
