@@ -15,7 +15,7 @@ Two repairs make real traces usable:
 
 from __future__ import annotations
 
-from aiops.traces.model import Trace
+from aiops.traces.model import Span, Trace
 
 
 def critical_path(trace: Trace, root: int | None = None) -> dict[int, int]:
@@ -30,23 +30,12 @@ def critical_path(trace: Trace, root: int | None = None) -> dict[int, int]:
     while stack:
         i, lo, hi = stack.pop()
         waited = 0
-        children = spans[i].children
-        if children:
-            windows = []
-            for c in children:
-                child = spans[c]
-                if child.follows:
-                    continue
-                start = child.start if child.start > lo else lo
-                end = child.start + child.duration
-                if end > hi:
-                    end = hi
-                if end > start:
-                    windows.append((end, start, c))
+        if spans[i].children:
+            windows = waited_windows(spans, i, lo, hi)
             if windows:
-                windows.sort(reverse=True)
+                windows.sort(key=lambda w: (w[1], w[0], w[2]), reverse=True)
                 cursor = hi
-                for end, start, c in windows:
+                for start, end, c in windows:
                     if end > cursor:
                         continue  # overlaps the child already on the path: not waited for
                     stack.append((c, start, end))
@@ -56,6 +45,23 @@ def critical_path(trace: Trace, root: int | None = None) -> dict[int, int]:
         if own:
             path[i] = path.get(i, 0) + own
     return path
+
+
+def waited_windows(spans: list[Span], index: int, lo: int, hi: int) -> list[tuple[int, int, int]]:
+    """``(start, end, child index)`` of each synchronous child of ``spans[index]``, clipped to
+    ``[lo, hi]``; children entirely outside it, empty ones and FOLLOWS_FROM ones left out."""
+    out = []
+    for c in spans[index].children:
+        child = spans[c]
+        if child.follows:
+            continue
+        start = child.start if child.start > lo else lo
+        end = child.start + child.duration
+        if end > hi:
+            end = hi
+        if end > start:
+            out.append((start, end, c))
+    return out
 
 
 def self_times(trace: Trace) -> list[int]:
@@ -70,22 +76,12 @@ def self_times(trace: Trace) -> list[int]:
         if not span.children:
             out[i] = hi - lo
             continue
-        windows = []
-        for c in span.children:
-            child = spans[c]
-            if child.follows:
-                continue
-            start = child.start if child.start > lo else lo
-            end = child.start + child.duration
-            if end > hi:
-                end = hi
-            if end > start:
-                windows.append((start, end))
+        windows = waited_windows(spans, i, lo, hi)
         covered = 0
         if windows:
             windows.sort()
-            cur_lo, cur_hi = windows[0]
-            for start, end in windows[1:]:
+            cur_lo, cur_hi, _ = windows[0]
+            for start, end, _ in windows[1:]:
                 if start > cur_hi:
                     covered += cur_hi - cur_lo
                     cur_lo, cur_hi = start, end

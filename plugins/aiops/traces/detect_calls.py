@@ -66,13 +66,8 @@ class NPlusOne:
                 acc[1] += saving
                 acc[2] = max(acc[2], len(group))
         for key, (cost, saving, repeats) in seen.items():
-            self.tallies.setdefault(key, Tally()).add(
-                view.trace_id,
-                view.trace_ms,
-                ms(cost),
-                ms(saving),
-                sampling_rate=view.trace.sampling_rate,
-                count=repeats,
+            self.tallies.setdefault(key, Tally()).add_view(
+                view, ms(cost), ms(saving), count=repeats
             )
 
     def findings(self, ctx: FindingContext) -> list[Finding]:
@@ -155,13 +150,7 @@ class SequentialCalls:
                 acc[0] += cost
                 acc[1] += saving
         for key, (cost, saving) in seen.items():
-            self.tallies.setdefault(key, Tally()).add(
-                view.trace_id,
-                view.trace_ms,
-                ms(cost),
-                ms(saving),
-                sampling_rate=view.trace.sampling_rate,
-            )
+            self.tallies.setdefault(key, Tally()).add_view(view, ms(cost), ms(saving))
 
     def findings(self, ctx: FindingContext) -> list[Finding]:
         out = []
@@ -256,9 +245,7 @@ class FanOut:
                 seen[key] = (cost, len(targets), targets)
         for key, (cost, n, targets) in seen.items():
             self.targets.setdefault(key, Counter()).update(targets)
-            self.tallies.setdefault(key, Tally()).add(
-                view.trace_id, view.trace_ms, cost, sampling_rate=view.trace.sampling_rate, count=n
-            )
+            self.tallies.setdefault(key, Tally()).add_view(view, cost, count=n)
 
     def findings(self, ctx: FindingContext) -> list[Finding]:
         out = []
@@ -320,13 +307,8 @@ class ChattyPair:
             if biggest >= self.n_plus_one_min and biggest >= 0.8 * len(calls):
                 continue  # one loop: reported as N+1
             self.operations.setdefault(key, Counter()).update(c.operation for c in calls)
-            self.tallies.setdefault(key, Tally()).add(
-                view.trace_id,
-                view.trace_ms,
-                ms(sum(c.duration for c in calls)),
-                sampling_rate=view.trace.sampling_rate,
-                count=len(calls),
-            )
+            cost = ms(sum(c.duration for c in calls))
+            self.tallies.setdefault(key, Tally()).add_view(view, cost, count=len(calls))
 
     def findings(self, ctx: FindingContext) -> list[Finding]:
         out = []

@@ -156,9 +156,7 @@ class ErrorHotspot:
             return
         self.failed += 1
         for key, cost in origins.items():
-            self.tallies.setdefault(key, Tally()).add(
-                view.trace_id, view.trace_ms, cost, sampling_rate=view.trace.sampling_rate
-            )
+            self.tallies.setdefault(key, Tally()).add_view(view, cost)
 
     def findings(self, ctx: FindingContext) -> list[Finding]:
         out = []

@@ -10,10 +10,14 @@ fits comfortably in memory.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from aiops.findings.model import Impact
+
+if TYPE_CHECKING:
+    from aiops.traces.view import TraceView
 
 EXAMPLES = 3
 
@@ -43,6 +47,13 @@ class Tally:
         self.saving_ms.append(saving_ms)
         self.counts.append(count)
         self.weight += 1.0 / sampling_rate if sampling_rate else 1.0
+
+    def add_view(
+        self, view: TraceView, cost_ms: float, saving_ms: float = 0.0, *, count: float = 0.0
+    ) -> None:
+        """One sample from the trace ``view`` is about: its ID, duration and sampling rate."""
+        self.add(view.trace_id, view.trace_ms, cost_ms, saving_ms,
+                 sampling_rate=view.trace.sampling_rate, count=count)  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.trace_ids)
