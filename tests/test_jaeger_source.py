@@ -389,3 +389,24 @@ def test_client_returns_upstream_traces_unchanged() -> None:
     with FakeJaeger(unique) as server:
         got = client(server, page_limit=3).fetch_window(lo, hi)
     assert got == sorted(unique, key=lambda t: t["traceID"])
+
+
+def test_reading_pauses_the_garbage_collector_and_restores_its_state(tmp_path: Path) -> None:
+    import gc
+
+    from aiops.sources.jaeger_files import collector_paused
+
+    path = write(tmp_path / "t.json", {"data": [make_trace("a", [("svc", "op", T0_US, 5)])]})
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert [t["traceID"] for t, _ in iter_trace_documents([path])] == ["a"]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller's choice is left alone
+    finally:
+        gc.enable()

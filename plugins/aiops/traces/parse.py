@@ -194,7 +194,7 @@ def _parse(raw: Any) -> ParsedTrace:
     index: dict[str, int] = {}
     intern = sys.intern
     for item in raw["spans"]:
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             issues.append(INVALID_SPAN)
             continue
         span_id, start, duration = item.get("spanID"), item.get("startTime"), item.get("duration")
@@ -276,7 +276,7 @@ def _link(
             continue
         parent, follows, dangling = -1, False, False
         for ref in span_refs:
-            if not isinstance(ref, Mapping):
+            if type(ref) is not dict and not isinstance(ref, Mapping):
                 continue
             ref_trace = ref.get("traceID")
             if ref_trace and ref_trace != trace_id:
