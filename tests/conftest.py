@@ -5,14 +5,21 @@ Each is built once per test run; tests that need a missing binary skip with the 
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import make_url
 
 from aiops.devenv import airflow_env, run_airflow
+from aiops.store import Store
+
+PG_SERVER_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +73,68 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
                            home / "pools.log")  # fmt: skip
         assert proc.returncode == 0, (home / "pools.log").read_text()[-3000:]
     return env
+
+
+# --- results-store backends (SQLite and PostgreSQL) ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg_database_url() -> str:
+    """A fresh PostgreSQL database for this module, dropped afterwards."""
+    server_url = make_url(os.environ.get("AIOPS_TEST_PG_URL") or PG_SERVER_URL)
+    admin = create_engine(
+        server_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+    )
+    name = f"aiops_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        admin.dispose()
+        shown = server_url.render_as_string(hide_password=True)
+        pytest.skip(f"PostgreSQL not reachable at {shown}: {exc}")
+    try:
+        yield server_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.dispose()
+
+
+def _drop_everything(url: str) -> None:
+    """Empty the shared PostgreSQL database so the next test starts from a fresh store."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            reflected = MetaData()
+            reflected.reflect(conn)
+            reflected.drop_all(conn)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """The URL of an empty results database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store' / 'aiops.db'}"
+        return
+    url = request.getfixturevalue("pg_database_url")
+    _drop_everything(url)
+    yield url
+    _drop_everything(url)
+
+
+@pytest.fixture
+def store(store_url: str) -> Store:
+    with Store.open(store_url) as opened:
+        yield opened

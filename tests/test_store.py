@@ -6,15 +6,13 @@ Every behaviour runs on SQLite (a file under tmp_path) and on a real PostgreSQL 
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Column, Connection, MetaData, Text, create_engine, select, text
+from sqlalchemy import Column, Connection, Text, select
 from sqlalchemy.engine import make_url
 
 from aiops.settings import default_store_url, resolve_store_url
@@ -27,7 +25,6 @@ from aiops.store import (
     schema_version,
 )
 
-PG_SERVER_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
@@ -57,71 +54,6 @@ def summary_row(**overrides: object) -> dict[str, object]:
     }
     row.update(overrides)
     return row
-
-
-# --- backends ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pg_database_url() -> str:
-    """A fresh PostgreSQL database for this module, dropped afterwards."""
-    server_url = make_url(os.environ.get("AIOPS_TEST_PG_URL") or PG_SERVER_URL)
-    admin = create_engine(
-        server_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
-    )
-    name = f"aiops_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        admin.dispose()
-        shown = server_url.render_as_string(hide_password=True)
-        pytest.skip(f"PostgreSQL not reachable at {shown}: {exc}")
-    try:
-        yield server_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.dispose()
-
-
-def _drop_everything(url: str) -> None:
-    """Empty the shared PostgreSQL database so the next test starts from a fresh store."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            reflected = MetaData()
-            reflected.reflect(conn)
-            reflected.drop_all(conn)
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
-)
-def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    """The URL of an empty results database on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store' / 'aiops.db'}"
-        return
-    url = request.getfixturevalue("pg_database_url")
-    _drop_everything(url)
-    yield url
-    _drop_everything(url)
-
-
-@pytest.fixture
-def store(store_url: str) -> Store:
-    with Store.open(store_url) as opened:
-        yield opened
 
 
 # --- upserts -------------------------------------------------------------------------------
@@ -412,53 +344,3 @@ def test_read_with_a_lower_bound_returns_only_rows_at_or_after_it(store) -> None
     assert [r["interval_start"] for r in got] == [base + timedelta(hours=h) for h in (2, 3, 4)]
     with pytest.raises(StoreError, match="no column"):
         store.read("series_summary", at_least={"nope": 1})
-
-
-# --- replace: a window's result set --------------------------------------------------------
-
-
-def _edge_row(day: datetime, parent: str, child: str, calls: int) -> dict:
-    return {
-        "interval_start": day,
-        "interval_end": day + timedelta(days=1),
-        "parent": parent,
-        "child": child,
-        "call_count": calls,
-        "error_count": 0,
-        "error_rate": 0.0,
-        "p50_ms": 1.0,
-        "p95_ms": 2.0,
-        "p99_ms": 3.0,
-        "operations": ["GET /x"],
-        "instrumented": True,
-        "asynchronous": False,
-    }
-
-
-def test_replace_makes_a_windows_rows_exactly_the_new_set(store: Store) -> None:
-    monday, tuesday = datetime(2026, 10, 26, tzinfo=UTC), datetime(2026, 10, 27, tzinfo=UTC)
-    window = {"interval_start": tuesday, "interval_end": tuesday + timedelta(days=1)}
-    store.replace("dependency_edges", [_edge_row(monday, "a", "b", 5)],
-                  interval_start=monday, interval_end=monday + timedelta(days=1))  # fmt: skip
-    store.replace("dependency_edges", [_edge_row(tuesday, "a", "b", 7),
-                                       _edge_row(tuesday, "a", "c", 1)], **window)  # fmt: skip
-    # a rerun of Tuesday that no longer sees a -> c leaves no stale row, and Monday alone
-    store.replace("dependency_edges", [_edge_row(tuesday, "a", "b", 9)], **window)
-    rows = store.read("dependency_edges")
-    assert [(r["interval_start"], r["child"], r["call_count"]) for r in rows] == [
-        (monday, "b", 5),
-        (tuesday, "b", 9),
-    ]
-    assert rows[1]["instrumented"] is True and rows[1]["operations"] == ["GET /x"]
-
-
-def test_replace_refuses_rows_outside_its_scope_and_writes_nothing(store: Store) -> None:
-    monday = datetime(2026, 10, 26, tzinfo=UTC)
-    window = {"interval_start": monday, "interval_end": monday + timedelta(days=1)}
-    store.replace("dependency_edges", [_edge_row(monday, "a", "b", 5)], **window)
-    stray = _edge_row(monday + timedelta(days=1), "x", "y", 1)
-    with pytest.raises(StoreError, match="outside the scope"):
-        store.replace("dependency_edges", [stray], **window)
-    with pytest.raises(StoreError, match="needs a scope"):
-        store.replace("dependency_edges", [])
-    assert [r["child"] for r in store.read("dependency_edges")] == ["b"]

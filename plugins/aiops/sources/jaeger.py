@@ -44,7 +44,8 @@ from aiops.retry import (
     redact_url,
     retry_after_seconds,
 )
-from aiops.sources.jaeger_files import TraceMerger, epoch_micros, error_messages, service_names
+from aiops.sources.jaeger_files import TraceMerger, error_messages, service_names
+from aiops.sources.jaeger_params import search_bounds, search_filters
 
 logger = logging.getLogger(__name__)
 
@@ -162,8 +163,8 @@ class JaegerClient:
             raise ValueError(f"service: must be a non-empty string, got {service!r}")
         if limit is not None and limit < 1:
             raise ValueError(f"limit: must be >= 1, got {limit}")
-        bounds = _bounds(start, end)
-        filters = _filters(operation, tags, min_duration)
+        bounds = search_bounds(start, end)
+        filters = search_filters(operation, tags, min_duration)
         self.last_warnings = []
         merger = TraceMerger()
         self._search(merger, service, bounds, filters, limit or self.page_limit)
@@ -178,7 +179,7 @@ class JaegerClient:
         A trace is returned when any of its spans starts in the window, so it may begin before
         or end after it: the analyzer assigns each trace to one window by its root span.
         """
-        bounds = _bounds(start, end)
+        bounds = search_bounds(start, end)
         self.last_warnings = []
         names = self.services() if services is None else service_names(services)
         merger = TraceMerger()
@@ -197,7 +198,7 @@ class JaegerClient:
         :meth:`fetch_window` merges copies but holds the whole window. The origin is the URL
         that fetches the trace again (``.../api/traces/<traceID>``).
         """
-        bounds = _bounds(start, end)
+        bounds = search_bounds(start, end)
         self.last_warnings = []
         names = self.services() if services is None else service_names(services)
         base = redact_url(self._url("/api/traces"))
@@ -331,54 +332,6 @@ class JaegerClient:
         if body.get("errors"):
             self._warn(f"{where}: Jaeger reported: {error_messages(body['errors'])}")
         return body
-
-
-def _bounds(start: datetime, end: datetime) -> tuple[int, int]:
-    lo, hi = epoch_micros(start, "start"), epoch_micros(end, "end")
-    if hi < lo:
-        raise ValueError(f"end ({end.isoformat()}) is before start ({start.isoformat()})")
-    return lo, hi
-
-
-def _filters(
-    operation: str | None,
-    tags: Mapping[str, str | bool | int | float] | None,
-    min_duration: timedelta | str | None,
-) -> dict[str, str]:
-    """The optional search parameters, encoded the way Jaeger's query parser reads them."""
-    out: dict[str, str] = {}
-    if operation is not None:
-        if not isinstance(operation, str) or not operation:
-            raise ValueError(f"operation: must be a non-empty string, got {operation!r}")
-        out["operation"] = operation
-    if tags:
-        out["tags"] = json.dumps(
-            {str(k): _tag_value(k, v) for k, v in tags.items()},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-    if isinstance(min_duration, timedelta):
-        td = min_duration  # integer arithmetic: exact, and fine for pendulum's Duration
-        micros = (td.days * 86_400 + td.seconds) * 1_000_000 + td.microseconds
-        if micros <= 0:
-            raise ValueError(f"min_duration: must be > 0, got {min_duration}")
-        out["minDuration"] = f"{micros}us"
-    elif isinstance(min_duration, str):
-        out["minDuration"] = min_duration.strip()  # Jaeger parses it, and says if it is wrong
-    elif min_duration is not None:
-        raise TypeError(
-            f"min_duration: expected a timedelta or a string like '250ms', got {min_duration!r}"
-        )
-    return out
-
-
-def _tag_value(key: object, value: object) -> str:
-    """Jaeger's ``tags`` is a map of strings, compared with each tag's value as a string."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    raise TypeError(f"tags[{key!r}]: expected a string, bool or number, got {value!r}")
 
 
 def _error_text(response: requests.Response) -> str:
