@@ -185,6 +185,10 @@ def analyze_traces(
             log.warning("%s: trace %s dropped (%s): %s", origin, trace_id or "?", parsed.issues[-1],
                         parsed.detail)  # fmt: skip
             continue
+        start = trace.root().start
+        if lo is not None and not lo <= start < hi:
+            issues[OUTSIDE_WINDOW] += 1
+            continue
         first_copy = seen.get(trace.trace_id)
         if first_copy is not None:
             if first_copy == len(trace.spans):
@@ -198,10 +202,6 @@ def analyze_traces(
             )
             continue
         seen[trace.trace_id] = len(trace.spans)
-        start = trace.root().start
-        if lo is not None and not lo <= start < hi:
-            issues[OUTSIDE_WINDOW] += 1
-            continue
         view = TraceView.of(trace)
         first = start if first is None or start < first else first
         last = start if last is None or start > last else last
