@@ -1,0 +1,337 @@
+"""A Finding as a GitHub issue a service team is glad to receive.
+
+The body answers in order: what is wrong, where and how much; the numbers; traces to open; the
+fix (for an N+1 query, the batched statement), its worth and risk; how it was found. Values from
+a finding are escaped, so a statement with `||` cannot break the table and `GET /<id>` cannot
+become HTML. The only raw HTML is the hidden `<!-- aiops:fingerprint=... -->` marker the GitHub
+sink finds its issue by, so the same problem found tomorrow updates this issue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+
+from aiops.findings.model import Finding, Safety, kind_label
+from aiops.traces.suggest import batched_statement
+
+TITLE_MAX = 99  # "under 100 characters"
+MARKER = "<!-- aiops:fingerprint={} -->"
+_MARKER_LINE = re.compile(r"[ \t]*<!--[ \t]*aiops:fingerprint=([0-9a-f]{16})[ \t]*-->[ \t]*")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
+_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_SQL = re.compile(r"\s*(SELECT|UPDATE|DELETE|INSERT|WITH)\b", re.IGNORECASE)
+_FILLER = {"a", "an", "the", "of", "for", "to", "in", "at", "on", "and", "or", "per", "one",
+           "after", "is", "are", "with", "from", "by", "calls", "waits", "than", "→"}  # fmt: skip
+_QUANTILES = ("p50", "p90", "p95", "p99", "median", "mean", "max", "min")
+_CODE_KEYS = {"statement", "error"}
+_LABELS = {  # evidence keys whose generic label ("Time in loop (p50)") would read badly
+    "callee": "Called service",
+    "callees": "Called one after another",
+    "repeats_median": "Repeats per request (median)",
+    "repeats_max": "Repeats per request (max)",
+    "sequential_ms_p50": "Time in the sequence (p50)",
+    "saving_ms_p50": "Saving if run together (p50)",
+    "share_of_traces_in_order": "Requests calling in this order",
+    "entry_p95_ms": "Entry point latency (p95)",
+    "requests": "Requests to the entry point",
+    "share_of_slowest_5pct": "Share of the slowest 5% of requests' critical path",
+    "on_path_ms_p50": "Time on the critical path (p50)",
+    "failed_requests": "Failed requests, all causes",
+    "failed_requests_from_here": "Failed requests starting here",
+    "error": "Most common error",
+    "propagates_through": "Passed up through",
+    "time_in_loop_ms_p50": "Time in the loop (p50)",
+    "time_in_loop_ms_p95": "Time in the loop (p95)",
+    "dependents": "Dependent services",
+    "share_of_requests": "Share of requests passing through",
+    "instrumented": "Has its own spans",
+}
+_WHY = {  # why the kind of problem matters, one sentence after the title
+    "n_plus_one": "Each item costs a round trip where one batched call would do.",
+    "sequential_calls": "The request waits for their sum; run together, it waits for the slowest.",
+    "critical_path_hotspot": "Time saved here comes straight off the slowest requests' latency.",
+    "chatty_pair": "Every one of these calls is a network round trip on the request's path.",
+    "fan_out": "The request is as slow as the slowest of them, and one failing can fail it.",
+    "single_point_of_failure": "Its outage or slowdown spreads to every service that calls it.",
+    "dependency_cycle": "A slowdown or a retry storm in one of them feeds back into itself.",
+    "error_hotspot": "Callers pass these errors up, so fixing them here fixes them everywhere.",
+}
+_SAFETY = {
+    Safety.SAFE: "reversible and bounded, so it could be automated",
+    Safety.REQUIRES_APPROVAL: "a human reviews and merges the change; nothing is automated",
+    Safety.FORBIDDEN: "never automated: it is destructive or weakens a safeguard",
+}
+_EFFORT = {
+    "low": "a local change: one query, one call site, one setting",
+    "medium": "a change across a module or an interface between two services",
+    "high": "a design change: new infrastructure, data model, ownership",
+}
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    title: str
+    body: str
+    labels: tuple[str, ...]
+    fingerprint: str
+    repository: str  # "owner/repo"
+
+
+def render_issue(
+    finding: Finding,
+    *,
+    repository: str,
+    interval: tuple[datetime, datetime],
+    labels: Iterable[str] = (),
+    bot_label: str = "aiops",
+    graph: str | None = None,
+) -> RenderedIssue:
+    """The issue for ``finding`` in ``repository``, about the data in ``interval`` ([start,
+    end), aware datetimes); ``graph`` is a path or URL of a dependency graph to link."""
+    if not _REPO.match(repository):
+        raise ValueError(f"render_issue: repository must be 'owner/repo', got {repository!r}")
+    if not bot_label.strip():
+        raise ValueError("render_issue: bot_label must not be empty")
+    when = interval_text(interval)
+    summary = (f"**{_prose(finding.title)}.**", _WHY.get(finding.kind, ""),
+               f"In {when} it was seen in {_how_much(finding)}.")  # fmt: skip
+    sections = [
+        " ".join(part for part in summary if part),
+        "## Evidence\n\n" + _table(finding),
+        "## Example traces\n\n" + _traces(finding),
+        "## Suggested fix\n\n" + _fix(finding),
+        "## How this was detected\n\n" + _detected(finding, when, graph),
+        MARKER.format(finding.fingerprint),
+    ]
+    kind = f"{bot_label.strip()}:{finding.kind}"
+    names = (name.strip() for name in (*labels, bot_label, kind))
+    return RenderedIssue(
+        title=short_title(finding.title),
+        body="\n\n".join(sections) + "\n",
+        labels=tuple(dict.fromkeys(name for name in names if name)),
+        fingerprint=finding.fingerprint,
+        repository=repository,
+    )
+
+
+def render_comment(finding: Finding, *, interval: tuple[datetime, datetime]) -> str:
+    """The comment added to the open issue when the same problem is found again: the new
+    interval's numbers and example traces, and the same fingerprint marker."""
+    sections = [
+        f"**Seen again in {interval_text(interval)}**: {_how_much(finding)}.",
+        _table(finding),
+        "Example traces:\n\n" + _traces(finding),
+        MARKER.format(finding.fingerprint),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def fingerprint_in(body: str) -> str | None:
+    """The fingerprint of the last `<!-- aiops:fingerprint=... -->` line outside fenced code
+    blocks (leading and trailing spaces allowed), or None when there is none."""
+    found, fence = None, ""
+    for line in body.splitlines():
+        opening = _FENCE.match(line)
+        if fence:
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
+                fence = "" if not line[opening.end() :].strip() else fence
+        elif opening:
+            fence = opening.group(1)
+        elif marker := _MARKER_LINE.fullmatch(line):
+            found = marker.group(1)
+    return found
+
+
+def short_title(title: str) -> str:
+    """``title`` on one line and under 100 characters: cut after a whole word, never inside a
+    `code span` (a span that does not fit is left out whole and the words after it kept when
+    they fit), not right after a filler word, and ended with an ellipsis."""
+    title = " ".join(title.split())
+    if len(title) <= TITLE_MAX:
+        return title
+    spans = [m.span() for m in _CODE_SPAN.finditer(title)]
+    cuts = [i for i, c in enumerate(title) if c == " " and not any(a < i < b for a, b in spans)]
+    fits = [i for i in cuts if len(title[:i].rstrip(":,;")) + 2 <= TITLE_MAX]
+    if not fits:  # not even the first word fits: drop the backticks rather than split a span
+        return title.replace("`", "")[: TITLE_MAX - 1].rstrip() + "…"
+    span = next((s for s in spans if s[0] == fits[-1] + 1), None)
+    if span and len(elided := f"{title[: fits[-1]]} …{title[span[1] :]}") <= TITLE_MAX:
+        return elided
+    while len(fits) > 1 and fits[-2] > TITLE_MAX // 2:
+        if title[: fits[-1]].rsplit(" ", 1)[-1].lower() not in _FILLER:
+            break
+        fits.pop()
+    return title[: fits[-1]].rstrip(":,;") + " …"
+
+
+def interval_text(interval: tuple[datetime, datetime]) -> str:
+    """`[2026-10-30T00:00:00Z, 2026-10-31T00:00:00Z)`, in UTC."""
+    start, end = interval
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        raise ValueError(f"interval must be aware and non-empty, got [{start}, {end})")
+    return "[{}, {})".format(*(t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in interval))
+
+
+# -- sections -------------------------------------------------------------------------------
+
+
+def _how_much(f: Finding) -> str:
+    i = f.impact
+    text = f"{_count(i.requests_affected)} sampled requests"
+    if i.requests_per_day is not None:
+        text += f" (about {_count(round(i.requests_per_day))} requests/day)"
+    if i.ms_per_request:
+        text += f", costing each of them {_ms(i.ms_per_request)} on average"
+        if i.p95_share is not None:
+            text += f", {_pct(i.p95_share)} of the slowest requests' time"
+    return text
+
+
+def _table(f: Finding) -> str:
+    numbers, i = f.evidence.numbers, f.impact
+    rows = [(_label(k), _value(k, v)) for k, v in numbers.items() if v not in ("", None)]
+    if i.ms_per_request:
+        rows.append(("Time per affected request (mean)", _ms(i.ms_per_request)))
+    if i.p95_share is not None and not any(k.startswith("share_of_slowest") for k in numbers):
+        rows.append(("Share of the slowest requests' time", _pct(i.p95_share)))
+    rows.append(("Requests affected (sampled traces)", _count(i.requests_affected)))
+    if i.requests_per_day is not None:
+        per_day = f"{_count(round(i.requests_per_day))} requests/day"
+        rows.append(("Requests affected per day (estimated)", per_day))
+    if f.expected_saving_ms is not None:
+        rows.append(("Expected saving per request", _ms(f.expected_saving_ms)))
+    cells = ["| " + " | ".join(c.replace("|", r"\|") for c in row) + " |" for row in rows]
+    return "\n".join(["| Metric | Value |", "| --- | --- |", *cells])
+
+
+def _traces(f: Finding) -> str:
+    ids, links = f.evidence.trace_ids, f.evidence.links
+    items = []
+    for n in range(max(len(ids), len(links))):
+        text = _code(ids[n]) if n < len(ids) else f"trace {n + 1}"
+        url = _url(links[n]) if n < len(links) else None
+        items.append(f"- [{text}]({url})" if url else f"- {text}")
+    return "\n".join(items) or "None were kept for this finding."
+
+
+def _fix(f: Finding) -> str:
+    parts = [_prose(f.suggestion)]
+    statement = f.evidence.numbers.get("statement")
+    batched = batched_statement(statement) if isinstance(statement, str) else None
+    if f.kind == "n_plus_one" and batched and _SQL.match(statement or ""):
+        repeats = f.evidence.numbers.get("repeats_median")
+        times = f", {_count(repeats)} per request" if isinstance(repeats, int | float) else ""
+        sql = (
+            f"-- before: one query per item{times}\n{statement}\n\n"
+            f"-- after: one query for all of them (collect the keys, then map the rows back)\n"
+            f"{batched}"
+        )
+        fence = "`" * max([3, *(len(run) + 1 for run in re.findall("`+", sql))])
+        parts.append(f"{fence}sql\n{sql}\n{fence}")
+    safety = f.safety
+    parts.append(
+        f"- **Expected improvement:** {_prose(f.expected_improvement)}\n"
+        f"- **Effort:** {f.effort} ({_EFFORT[str(f.effort)]})\n"
+        f"- **Confidence:** {_pct(f.confidence)}\n"
+        f"- **Safety:** `{safety}`: {_SAFETY[safety]}"
+    )
+    return "\n\n".join(parts)
+
+
+def _detected(f: Finding, when: str, graph: str | None) -> str:
+    items = [
+        f"- **Source:** {_text(f.source)}",
+        f"- **Detector:** {_code(f.kind)} ({_text(kind_label(f.kind))})",
+        f"- **Interval:** `{when}` (UTC)",
+        f"- **Fingerprint:** `{f.fingerprint}`",
+    ]
+    if graph:
+        url = _url(graph, paths=True)
+        if url is None:
+            raise ValueError(f"render_issue: graph must be an http(s) URL or a path, got {graph!r}")
+        name = _text(graph.rstrip("/").rsplit("/", 1)[-1] or graph)
+        items.append(f"- **Dependency graph:** [{name}]({url})")
+    return "\n".join(items) + (
+        "\n\nWhen the same problem is found again, this issue is updated and the new evidence "
+        "added as a comment; no second issue is filed."
+    )
+
+
+# -- escaping and units ---------------------------------------------------------------------
+
+
+def _escape(text: str) -> str:
+    """Markdown characters backslash-escaped, `<`/`>` as entities: nothing becomes HTML."""
+    text = re.sub(r"[\\`*_\[\]]", r"\\\g<0>", text)
+    text = re.sub(r"&(?=#?\w+;)", "&amp;", text)
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _text(value: object) -> str:
+    return _escape(" ".join(str(value).split()))
+
+
+def _prose(value: str) -> str:
+    """Finding text that already holds `code spans`: one line, escaped outside the spans."""
+    line, out, pos = " ".join(value.split()), [], 0
+    for m in _CODE_SPAN.finditer(line):
+        out += [_escape(line[pos : m.start()]), m.group(0)]
+        pos = m.end()
+    return "".join([*out, _escape(line[pos:])])
+
+
+def _code(value: object) -> str:
+    line = " ".join(str(value).split())
+    ticks = "`" * (max((len(run) for run in re.findall("`+", line)), default=0) + 1)
+    pad = " " if line.startswith("`") or line.endswith("`") else ""
+    return f"{ticks}{pad}{line}{pad}{ticks}"
+
+
+def _url(target: str, *, paths: bool = False) -> str | None:
+    """A link destination that cannot break out of `(...)`: http(s) (or, when allowed, a
+    path), with spaces, parentheses and angle brackets percent-encoded; else None."""
+    scheme = urlsplit(target.strip()).scheme.lower()
+    if scheme not in ("http", "https") and not (paths and not scheme):
+        return None
+    return quote(target.strip(), safe=":/?#[]@!$&'*+,;=%~")
+
+
+def _label(key: str) -> str:
+    if key in _LABELS:
+        return _LABELS[key]
+    words = [w for w in key.split("_") if w != "ms"]
+    quantiles = [w for w in words if w in _QUANTILES]
+    text = _text(" ".join(w for w in words if w not in _QUANTILES).capitalize() or key)
+    return f"{text} ({', '.join(quantiles)})" if quantiles else text
+
+
+def _value(key: str, value: float | int | str) -> str:
+    words = key.split("_")
+    if isinstance(value, str):
+        if value in ("true", "false"):
+            return "yes" if value == "true" else "no"
+        return _code(value) if key in _CODE_KEYS else _text(value)
+    if "ms" in words:
+        return _ms(value)
+    if words[0] == "share" or words[-1] in ("rate", "ratio", "share"):
+        return _pct(value)
+    return _count(value)
+
+
+def _ms(value: float) -> str:
+    return f"{float(value):,.1f} ms"
+
+
+def _pct(share: float) -> str:
+    pct = 100 * float(share)
+    return f"{pct:.0f}%" if pct >= 10 or pct == 0 else f"{pct:.1f}%" if pct >= 1 else f"{pct:.2f}%"
+
+
+def _count(value: float) -> str:
+    number = float(value)
+    return f"{int(number):,}" if number.is_integer() else f"{number:,.2f}".rstrip("0").rstrip(".")
