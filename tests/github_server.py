@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,6 +39,7 @@ import github_openapi as gh
 import pytest
 from github_openapi import MISSING, OpenAPI, Operation, Shapes
 from github_openapi import error_body as _error
+from loopback import LoopbackHTTP
 
 DEFAULT_TOKEN = "ghp_fakeTokenWithPushAccess000000000000"
 RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
@@ -126,22 +127,14 @@ class FakeGitHub:
         self._lock = threading.RLock()
         self._requests: list[RecordedRequest] = []
         self._faults: deque[tuple[int, dict[str, Any], dict[str, str]]] = deque()
-        self._server: ThreadingHTTPServer | None = None
+        self._http = LoopbackHTTP(_Handler, self)
 
     def start(self) -> FakeGitHub:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._http.stop()
 
     def __enter__(self) -> FakeGitHub:
         return self.start()
@@ -154,9 +147,7 @@ class FakeGitHub:
     @property
     def url(self) -> str:
         """The API root: ``http://127.0.0.1:PORT``, and ``/api/v3`` for Enterprise."""
-        assert self._server is not None, "FakeGitHub is not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{self.prefix}"
+        return self._http.base_url("FakeGitHub") + self.prefix
 
     # -- state ------------------------------------------------------------------------------------
 

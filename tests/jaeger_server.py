@@ -34,9 +34,11 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from loopback import LoopbackHTTP
 
 DEFAULT_LIMIT = 100
 LOOKBACK_US = 48 * 3600 * 1_000_000
@@ -81,25 +83,17 @@ class FakeJaeger:
         self._requests: list[RecordedRequest] = []
         self._faults: deque[_Fault] = deque()
         self._release = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._http = LoopbackHTTP(_Handler, self)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> FakeJaeger:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         self._release.set()  # wake hanging handlers
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._http.stop()
 
     def __enter__(self) -> FakeJaeger:
         return self.start()
@@ -109,9 +103,7 @@ class FakeJaeger:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "FakeJaeger is not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._http.base_url("FakeJaeger")
 
     # -- what tests look at and steer -------------------------------------------------------------
 
