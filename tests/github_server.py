@@ -28,17 +28,17 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-import time
 from collections import deque
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import github_openapi as gh
+import github_shapes as wire
 import pytest
-from github_openapi import MISSING, OpenAPI, Operation, Shapes
-from github_openapi import error_body as _error
+from github_openapi import MISSING, OpenAPI, Operation
+from github_shapes import FakeClock, RateLimit, RecordedRequest, Repo, Shapes
+from github_shapes import error_body as _error
 from loopback import LoopbackHTTP
 
 DEFAULT_TOKEN = "ghp_fakeTokenWithPushAccess000000000000"
@@ -47,57 +47,6 @@ SECONDARY = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
     "If you reach out to GitHub Support for help, please include the request ID."
 )
-
-
-class FakeClock:
-    """Epoch seconds that move only when told to."""
-
-    def __init__(self, start: float | None = None):
-        self.now = float(int(time.time())) if start is None else start
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class RateLimit:
-    """A primary budget (``core`` or ``search``): ``limit`` requests per ``window`` seconds."""
-
-    limit: int
-    window: int
-    used: int = 0
-    reset: int = 0
-
-    @property
-    def remaining(self) -> int:
-        return max(self.limit - self.used, 0)
-
-
-@dataclass
-class RecordedRequest:
-    """A request as the fake saw it (``Authorization`` cut to its scheme) and its answer."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]  # lower-cased names
-    auth: str | None  # the Authorization scheme ("Bearer", "token", ...) or None
-    body: Any = None
-    operation_id: str | None = None
-    status: int | None = None
-    problems: list[str] = field(default_factory=list)
-    response_problems: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Repo:
-    full_name: str  # "owner/name"
-    has_issues: bool = True
-    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
-    labels: dict[str, dict[str, Any]] = field(default_factory=dict)  # by lower-cased name
 
 
 class FakeGitHub:
@@ -299,14 +248,16 @@ class FakeGitHub:
             size = params.get("per_page", 30)
             size, page = (min(size, 100) if size > 0 else 30), max(params.get("page", 1), 1)
             last = max(-(-len(items) // size), 1)
-            link = gh.link_header(host + record.path, record.query, page, last)
+            link = wire.link_header(host + record.path, record.query, page, last)
             shown = [show(x) for x in items[(page - 1) * size : page * size]]
             return 200, shown, {"link": link} if link else {}
 
         if kind == "search/issues-and-pull-requests":
             found = [(r, i) for r in self.repos.values() if r.has_issues for i in r.issues.values()]
             found = sorted(
-                gh.matching(found, params["q"]), key=lambda ri: gh.order()(ri[1]), reverse=True
+                wire.matching(found, params["q"]),
+                key=lambda ri: wire.order()(ri[1]),
+                reverse=True,
             )
             status, items, link = paged(found, lambda ri: self._issue(shapes, *ri, search=True))
             answer = {"total_count": len(found), "incomplete_results": False, "items": items}
@@ -321,7 +272,7 @@ class FakeGitHub:
             return 404, _error("Not Found", docs, 404), {}
         if kind == "issues/list-for-repo":
             wanted = {n.strip().lower() for n in params.get("labels", "").split(",") if n.strip()}
-            since = gh.epoch(params["since"]) if "since" in params else 0
+            since = wire.epoch(params["since"]) if "since" in params else 0
             found = [
                 i
                 for i in repo.issues.values()
@@ -330,7 +281,7 @@ class FakeGitHub:
                 and i["updated_at"] >= since
                 and params.get("creator", i["user"]) == i["user"]
             ]
-            found.sort(key=gh.order(params.get("sort")), reverse=params.get("direction") != "asc")
+            found.sort(key=wire.order(params.get("sort")), reverse=params.get("direction") != "asc")
             return paged(found, lambda i: self._issue(shapes, repo, i))
         if kind == "issues/create":
             issue = self.add_issue(repo, str(body["title"]), body=body.get("body"), user=login)
@@ -355,7 +306,7 @@ class FakeGitHub:
             created = self._issue(shapes, repo, issue)
             return 201, created, {"location": created["url"]}
         if kind == "issues/list-comments":
-            since = gh.epoch(params["since"]) if "since" in params else 0
+            since = wire.epoch(params["since"]) if "since" in params else 0
             found = [c for c in issue["comments"] if c["created_at"] >= since]
             return paged(found, lambda c: shapes.comment(repo.full_name, issue["number"], c))
         if kind == "issues/create-comment":

@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from github_openapi import DESCRIPTION, OpenAPI, Shapes
+from github_openapi import DESCRIPTION, OpenAPI
 from github_server import DEFAULT_TOKEN, FakeClock, FakeGitHub
+from github_shapes import Shapes
 
 pytestmark = pytest.mark.skipif(
     not DESCRIPTION.exists(),
