@@ -75,7 +75,8 @@ class FakeGitHub:
         self._ids = itertools.count(1001)
         self._lock = threading.RLock()
         self._requests: list[RecordedRequest] = []
-        self._faults: deque[tuple[int, dict[str, Any], dict[str, str]]] = deque()
+        # (status, body, headers, only for this method or None)
+        self._faults: deque[tuple[int, dict[str, Any], dict[str, str], str | None]] = deque()
         self._http = LoopbackHTTP(_Handler, self)
 
     def start(self) -> FakeGitHub:
@@ -157,13 +158,14 @@ class FakeGitHub:
         body = _error(SECONDARY, RATE_DOCS + "#about-secondary-rate-limits", status)
         headers = {} if retry_after is None else {"retry-after": str(retry_after)}
         with self._lock:
-            self._faults.extend([(status, body, headers)] * n)
+            self._faults.extend([(status, body, headers, None)] * n)
 
-    def fail_next(self, n: int = 1, status: int = 502) -> None:
-        """Answer the next ``n`` authenticated requests with ``status`` (a 5xx)."""
+    def fail_next(self, n: int = 1, status: int = 502, *, method: str | None = None) -> None:
+        """Answer the next ``n`` authenticated requests (of ``method``, if given) with
+        ``status`` (a 5xx), without acting on them."""
         body = _error("Server Error", "https://www.githubstatus.com", status)
         with self._lock:
-            self._faults.extend([(status, body, {})] * n)
+            self._faults.extend([(status, body, {}, method)] * n)
 
     # -- one request ------------------------------------------------------------------------------
 
@@ -221,8 +223,10 @@ class FakeGitHub:
             message = f"API rate limit exceeded for user ID {self._user_id(login)}."
             return op, self.primary_status, _error(message, RATE_DOCS, self.primary_status), {}
         budget.used += 1
-        if self._faults:
-            return op, *self._faults.popleft()
+        fault = next((f for f in self._faults if f[3] in (None, record.method)), None)
+        if fault is not None:
+            self._faults.remove(fault)
+            return op, *fault[:3]
         if record.problems:
             resource = "Search" if op.operation_id.startswith("search/") else "Issue"
             errors = [

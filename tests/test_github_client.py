@@ -97,16 +97,30 @@ def test_a_reset_beyond_max_wait_is_an_error_not_a_stuck_task(github) -> None:
 
 
 def test_5xx_is_retried_and_gives_up_naming_the_repository(github) -> None:
-    github.fail_next(1, status=502)
     gh, _ = client(github)
-    assert gh.create_issue("acme-shop/catalog", "t", "b", [])["number"] == 1
+    created = gh.create_issue("acme-shop/catalog", "t", "b", [])
+    github.fail_next(1, status=502)
+    assert [i["number"] for i in gh.issues("acme-shop/catalog", label="x", state="all")] == []
+    github.fail_next(1, status=503)
+    assert gh.update_issue("acme-shop/catalog", created["number"], state="closed")["state"] == (
+        "closed"
+    )  # a PATCH sets fields: sending it twice is harmless
     github.fail_next(10, status=503)
     gh, _ = client(github, attempts=3)
     with pytest.raises(
         GitHubError,
-        match=r"POST .*/repos/acme-shop/catalog/issues \(acme-shop/catalog\): gave up after 3",
+        match=r"GET .*/repos/acme-shop/catalog/issues \(acme-shop/catalog\): gave up after 3",
     ):
+        list(gh.issues("acme-shop/catalog", label="x"))
+
+
+def test_a_post_that_may_have_been_applied_is_not_retried_blindly(github) -> None:
+    gh, _ = client(github)
+    github.fail_next(1, status=502, method="POST")
+    with pytest.raises(GitHubError, match=r"HTTP 502.*may have been applied") as failed:
         gh.create_issue("acme-shop/catalog", "t", "b", [])
+    assert failed.value.ambiguous and failed.value.status == 502
+    assert [r.method for r in github.requests] == ["POST"]
 
 
 @pytest.mark.parametrize(

@@ -271,7 +271,10 @@ def test_dry_run_sink_writes_once_and_appends_a_comment_once(findings, tmp_path)
     assert first.path == tmp_path / "acme-shop" / "catalog" / f"{finding.fingerprint}.md"
     text = first.path.read_text()
     assert text.startswith(f'---\ntitle: "{issue.title}"\nlabels: ["aiops", "aiops:n_plus_one"]\n')
-    assert f"repository: acme-shop/catalog\nfingerprint: {finding.fingerprint}\n---\n\n" in text
+    assert (
+        f"repository: acme-shop/catalog\nfingerprint: {finding.fingerprint}\nstate: open\n---\n\n"
+        in text
+    )
     assert text.endswith(issue.body)
     before, mtime = first.path.read_bytes(), first.path.stat().st_mtime_ns
     again = sink.file(issue)
@@ -279,14 +282,14 @@ def test_dry_run_sink_writes_once_and_appends_a_comment_once(findings, tmp_path)
     assert (first.path.read_bytes(), first.path.stat().st_mtime_ns) == (before, mtime)
 
     comment = render_comment(finding, interval=NEXT_DAY)
-    assert sink.comment(finding.fingerprint, "acme-shop/catalog", comment).changed
-    assert not sink.comment(finding.fingerprint, "acme-shop/catalog", comment).changed
+    assert sink.add_comment(finding.fingerprint, "acme-shop/catalog", comment).changed
+    assert not sink.add_comment(finding.fingerprint, "acme-shop/catalog", comment).changed
     text = first.path.read_text()
     assert text.count("## Comments") == 1 and text.count("**Seen again in") == 1
     # refiling a changed issue keeps the comments
     assert sink.file(dataclasses.replace(issue, title="New title")).changed
     assert first.path.read_text().count("**Seen again in") == 1
     with pytest.raises(FileNotFoundError, match="file the issue before commenting"):
-        sink.comment("fedcba9876543210", "acme-shop/catalog", comment)
+        sink.add_comment("fedcba9876543210", "acme-shop/catalog", comment)
     with pytest.raises(ValueError, match="'owner/repo'"):
         sink.file(dataclasses.replace(issue, repository="../etc"))

@@ -100,6 +100,9 @@ class Service(_Model):
     scaling: Scaling | None = None
     signals: dict[str, SignalSpec] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
+    issue_labels: list[str] = Field(
+        default_factory=list, description="added to this service's issues (e.g. 'team:edge')"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Service:
@@ -128,10 +131,40 @@ class Defaults(_Model):
         return self
 
 
+class IssueSettings(_Model):
+    """How findings become GitHub issues (aiops.sinks.filing)."""
+
+    bot_label: str = Field("aiops", min_length=1, description="on every issue; dedupe lists by it")
+    labels: list[str] = Field(default_factory=list, description="added to every issue")
+    default_repository: str | None = Field(
+        None, description="for findings about services outside the catalog"
+    )
+    reopen_completed: bool = Field(
+        True, description="reopen an issue closed as completed when the problem is seen again"
+    )
+    max_new_issues: int = Field(10, ge=0, description="new issues per run; the rest wait")
+    min_confidence: float = Field(0.0, ge=0, le=1, description="findings below are not filed")
+    graph_url: str | None = Field(
+        None, description="where people open the day's dependency graph; {day} is substituted"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> IssueSettings:
+        if self.default_repository and not _REPO.match(self.default_repository):
+            raise ValueError(
+                "default_repository: expected a GitHub repository 'owner/name', "
+                f"got {self.default_repository!r}"
+            )
+        if any(not label.strip() or "," in label for label in [self.bot_label, *self.labels]):
+            raise ValueError("labels: each must be non-empty and hold no comma")
+        return self
+
+
 class Catalog(_Model):
     version: Literal[1]
     defaults: Defaults
     services: dict[str, Service] = Field(min_length=1)
+    issues: IssueSettings = IssueSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Catalog:

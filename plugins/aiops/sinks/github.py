@@ -21,8 +21,11 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from aiops.retry import describe_exception, excerpt, redact_url
+from aiops.sinks.render import RenderedIssue, fingerprint_in
+from aiops.sinks.tracker import IssueRef, SinkError, SinkExhausted
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +34,18 @@ _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 _RATE_LIMITED = re.compile(r"rate limit", re.IGNORECASE)
 
 
-class GitHubError(Exception):
+class GitHubError(SinkError):
     """Anything that went wrong talking to GitHub; the message names the repository."""
 
+    def __init__(self, message: str, status: int | None = None, *, ambiguous: bool = False):
+        super().__init__(message)
+        self.status = status  # the HTTP status, when GitHub answered
+        # a POST that failed in a way that may have taken effect (5xx, read timeout): the
+        # caller looks before trying again, since a blind retry could file the issue twice
+        self.ambiguous = ambiguous
 
-class GitHubRateLimited(GitHubError):
+
+class GitHubRateLimited(GitHubError, SinkExhausted):
     """A rate limit would need a longer wait than allowed."""
 
 
@@ -111,6 +121,10 @@ class GitHubClient:
             )  # fmt: skip
         return issue
 
+    def issue(self, repository: str, number: int) -> dict[str, Any]:
+        url = f"{self.base_url}/repos/{repository}/issues/{number}"
+        return self._send("GET", url, repository).json()
+
     def update_issue(self, repository: str, number: int, **fields: Any) -> dict[str, Any]:
         url = f"{self.base_url}/repos/{repository}/issues/{number}"
         return self._send("PATCH", url, repository, json=fields).json()
@@ -136,6 +150,7 @@ class GitHubClient:
         for attempt in range(1, self.attempts + 1):
             if write:
                 self._space_writes()
+            limited = False
             try:
                 response = self._session.request(
                     method, url, params=params, json=json, headers=self._headers,
@@ -143,6 +158,12 @@ class GitHubClient:
                 )  # fmt: skip
             except (requests.ConnectionError, requests.Timeout) as exc:
                 wait, reason = min(2.0**attempt, 30.0), describe_exception(exc)
+                if method == "POST" and not _never_sent(exc):
+                    raise GitHubError(
+                        f"{where}: {reason}; it may have been applied, so it "
+                        "is not retried blindly",
+                        ambiguous=True,
+                    ) from exc
             else:
                 if write:
                     self.writes += 1
@@ -151,10 +172,15 @@ class GitHubClient:
                 wait, reason = self._retry_wait(response, backoff), _message(response)
                 if wait is None:
                     raise _error(response, repository, where)
+                if method == "POST" and response.status_code >= 500:
+                    raise GitHubError(f"{where}: {reason}; it may have been applied, so it "
+                                      "is not retried blindly", response.status_code,
+                                      ambiguous=True)  # fmt: skip
                 if response.status_code in (403, 429):
-                    backoff *= 2
+                    backoff, limited = backoff * 2, True
             if attempt == self.attempts:
-                raise GitHubError(f"{where}: gave up after {attempt} attempt(s): {reason}")
+                failure = f"{where}: gave up after {attempt} attempt(s): {reason}"
+                raise GitHubRateLimited(failure) if limited else GitHubError(failure)
             if wait > self.max_wait:
                 raise GitHubRateLimited(
                     f"{where}: rate limited for {wait:.0f} s (more than max_wait "
@@ -191,6 +217,14 @@ class GitHubClient:
         return None  # a 403 that is not a rate limit: a permission problem
 
 
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request surely never reached GitHub (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
 def _next_page(response: requests.Response) -> str | None:
     match = _NEXT.search(response.headers.get("Link", ""))
     return match.group(1) if match else None
@@ -214,4 +248,62 @@ def _error(response: requests.Response, repository: str, where: str) -> GitHubEr
         410: f"issues are disabled for {repository}",
         422: "GitHub refused the request's content",
     }.get(status, "")
-    return GitHubError(f"{where}: {hint}: {message}" if hint else f"{where}: {message}")
+    text = f"{where}: {hint}: {message}" if hint else f"{where}: {message}"
+    return GitHubError(text, status)
+
+
+class GitHubTracker:
+    """The filing logic's view of GitHub (aiops.sinks.tracker.IssueTracker)."""
+
+    def __init__(self, client: GitHubClient) -> None:
+        self.client = client
+        self.sink = client.base_url
+
+    @property
+    def writes(self) -> int:
+        return self.client.writes
+
+    def listed(self, repository: str, label: str, state: str) -> Iterator[IssueRef]:
+        for item in self.client.issues(repository, label=label, state=state):
+            yield _ref(repository, item)
+
+    def get(self, repository: str, number: int | None, fingerprint: str) -> IssueRef | None:
+        if number is None:
+            return None
+        try:
+            return _ref(repository, self.client.issue(repository, number))
+        except GitHubError as exc:
+            if exc.status in (404, 410):  # deleted, or transferred out of reach
+                log.warning("%s#%d is gone (%s); it will be filed again", repository, number, exc)
+                return None
+            raise
+
+    def create(self, issue: RenderedIssue) -> IssueRef:
+        created = self.client.create_issue(
+            issue.repository, issue.title, issue.body, list(issue.labels)
+        )
+        return _ref(issue.repository, created)
+
+    def comment(self, ref: IssueRef, body: str) -> None:
+        assert ref.number is not None, ref
+        self.client.comment(ref.repository, ref.number, body)
+
+    def reopen(self, ref: IssueRef) -> IssueRef:
+        assert ref.number is not None, ref
+        item = self.client.update_issue(
+            ref.repository, ref.number, state="open", state_reason="reopened"
+        )
+        return _ref(ref.repository, item)
+
+
+def _ref(repository: str, item: dict[str, Any]) -> IssueRef:
+    body = item.get("body") or ""
+    return IssueRef(
+        repository=repository,
+        number=int(item["number"]),
+        url=str(item.get("html_url") or item.get("url") or ""),
+        state=str(item.get("state", "open")),
+        state_reason=item.get("state_reason"),
+        fingerprint=fingerprint_in(body),
+        body=body,
+    )

@@ -222,3 +222,26 @@ trace_quarantine = Table(
     Column("detail", Text, nullable=False),
     Column("raw", JSONDoc),  # the trace as received ({"value": ...} when not an object)
 )
+
+# What the issue sink filed: one row per problem (fingerprint) and repository per sink (a
+# GitHub API base URL, or the dry-run folder). Intervals, not the wall clock, say what was
+# written when: a run whose interval ends at or before `last_interval_end` writes nothing, so
+# a rerun or a backfill of a filed interval makes no write call.
+issue_ledger = Table(
+    "issue_ledger",
+    metadata,
+    Column("sink", String, primary_key=True),  # "https://api.github.com", "file:///.../issues"
+    Column("repository", String, primary_key=True),  # "owner/repo"
+    Column("fingerprint", String, primary_key=True),
+    Column("number", Integer),  # None in the dry-run sink
+    Column("url", Text, nullable=False),  # the issue's page, or its file
+    Column("state", String, nullable=False),  # "open" | "closed", as last seen
+    Column("state_reason", String),  # GitHub's: "completed", "not_planned", "duplicate", ...
+    Column("kind", String, nullable=False),
+    Column("service", String, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("first_interval_end", UTCDateTime, nullable=False),  # the interval it was filed for
+    Column("last_interval_end", UTCDateTime, nullable=False),  # the newest interval considered
+    Column("last_write_day", String, nullable=False),  # UTC day of the newest written evidence
+    Column("comments", Integer, nullable=False),  # evidence comments added
+)
