@@ -8,9 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aiops.findings.model import kind_label
 from aiops.store import Store
-from aiops.traces.pipeline import stored_edges, stored_findings
+from aiops.traces.pipeline import graph_path, stored_edges, stored_findings
 
 Say = Callable[[str], None]
 
@@ -38,8 +37,6 @@ def print_traces(
     store: Store, manifest: dict[str, Any], start: datetime, end: datetime, out: Path, say: Say
 ) -> bool:
     """Print the window's trace findings; return whether every planted pattern was found."""
-    from aiops.traces.graph import draw_dependency_graph
-
     run = store.read("trace_runs", interval_start=start, interval_end=end)
     findings = stored_findings(store, start, end)
     if not run:
@@ -69,15 +66,13 @@ def print_traces(
             f"fingerprint {found['fingerprint']}\n"
             f"        suggestion: {found['suggestion']}"
         )
-    edges = stored_edges(store, start, end)
-    notes = {}
-    for finding in findings:
-        notes.setdefault(finding["service"], kind_label(finding["kind"]))
-    graph = out / "traces" / f"dependencies-{start:%Y-%m-%d}.svg"
-    draw_dependency_graph(edges, graph, title=f"Service dependencies {start:%Y-%m-%d}",
-                          highlight=notes)  # fmt: skip
-    png = draw_dependency_graph(edges, graph.with_suffix(".png"), highlight=notes)
-    say(f"      dependency graph: {len(edges)} edges -> {_shown(graph)} and {png.name}")
+    edges, graph = stored_edges(store, start, end), graph_path(out, start)
+    if graph.exists():  # drawn by the nightly's analyze_traces
+        png = graph.with_suffix(".png").name
+        say(f"      dependency graph: {len(edges)} edges -> {_shown(graph)} and {png}")
+    else:
+        say("      dependency graph: not drawn")
+        ok = False
     say("      top findings:")
     for finding in findings[:6]:
         impact = finding["impact"]

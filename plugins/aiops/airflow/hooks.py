@@ -10,7 +10,9 @@ from typing import Any
 from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
-from aiops.settings import resolve_store_url
+from aiops.settings import aiops_home, resolve_store_url
+from aiops.sinks.dry_run import DryRunSink
+from aiops.sinks.github import DEFAULT_BASE_URL, GitHubClient, GitHubTracker
 from aiops.sources.jaeger import DEFAULT_PAGE_LIMIT, JaegerClient
 from aiops.sources.jaeger_files import JaegerFileSource
 from aiops.sources.prometheus import PrometheusClient
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 
 METRICS_FILE_ENV = "AIOPS_METRICS_FILE"
 TRACES_DIR_ENV = "AIOPS_TRACES_DIR"
+ISSUES_DRY_RUN_ENV = "AIOPS_ISSUES_DRY_RUN"  # "1": file issues as files even with a token
 
 
 class PrometheusHook(BaseHook):
@@ -136,6 +139,63 @@ def metric_source(prometheus_conn_id: str = PrometheusHook.default_conn_name) ->
         log.info("metrics from the file-backed source %s (%s is set)", path, METRICS_FILE_ENV)
         return SignalsFileSource(Path(path))
     return PrometheusSignalSource(PrometheusHook(prometheus_conn_id).get_conn())
+
+
+class GitHubHook(BaseHook):
+    """`github_default`, laid out like the GitHub provider's connection: the token in the
+    password field, the API base URL in host (empty: https://api.github.com; GitHub Enterprise
+    Server: https://ghe.example.com/api/v3).
+
+    Extras: `timeout` (s), `attempts`, `max_wait` (s, the longest rate-limit wait before the
+    run stops and the next run resumes), `min_write_interval` (s between writes, >= 1).
+    Without the connection, GITHUB_TOKEN and GITHUB_API_URL are read from the environment.
+    """
+
+    conn_name_attr = "github_conn_id"
+    default_conn_name = "github_default"
+    conn_type = "github"
+    hook_name = "GitHub"
+
+    def __init__(self, github_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.github_conn_id = github_conn_id
+
+    def get_conn(self) -> GitHubClient | None:
+        """The client, or None when neither the connection nor the environment has a token."""
+        try:
+            conn = self.get_connection(self.github_conn_id)
+        except AirflowNotFoundException:
+            conn = None
+        extra: dict[str, Any] = conn.extra_dejson if conn else {}
+        token = (conn.password if conn else None) or extra.get("token")
+        token = token or os.environ.get("GITHUB_TOKEN")
+        if not token:
+            return None
+        base = (conn.host if conn else None) or os.environ.get("GITHUB_API_URL")
+        if base and "://" not in base:
+            base = f"https://{base}"
+        return GitHubClient(
+            token,
+            (base or DEFAULT_BASE_URL).rstrip("/"),
+            timeout=float(extra.get("timeout", 30.0)),
+            attempts=int(extra.get("attempts", 5)),
+            max_wait=float(extra.get("max_wait", 900.0)),
+            min_write_interval=max(float(extra.get("min_write_interval", 1.0)), 1.0),
+        )
+
+
+def issue_tracker(github_conn_id: str = GitHubHook.default_conn_name):
+    """GitHub when a token is configured, else (or with AIOPS_ISSUES_DRY_RUN=1) the dry-run
+    folder `<AIOPS_HOME>/issues`, where the same rendering lands as markdown files."""
+    dry = os.environ.get(ISSUES_DRY_RUN_ENV, "").lower() in ("1", "true", "yes")
+    client = None if dry else GitHubHook(github_conn_id).get_conn()
+    if client is None:
+        root = aiops_home() / "issues"
+        why = f"{ISSUES_DRY_RUN_ENV} is set" if dry else f"no token in {github_conn_id} or env"
+        log.info("issues: dry run into %s (%s)", root, why)
+        return DryRunSink(root)
+    log.info("issues: filing on %r", client)
+    return GitHubTracker(client)
 
 
 def store_url(conn_id: str = "aiops_store") -> str:

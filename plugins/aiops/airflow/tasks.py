@@ -6,9 +6,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiops.airflow.hooks import metric_source, store_url, trace_source
+from aiops.airflow.hooks import issue_tracker, metric_source, store_url, trace_source
 from aiops.catalog import load_catalog
-from aiops.settings import models_root
+from aiops.settings import aiops_home, models_root
 from aiops.store import Store
 from aiops.summary import summarize_services
 
@@ -157,7 +157,7 @@ def _open_events(store: Store, service: str, start: datetime, settings) -> dict[
 def analyze_trace_window(start: datetime, end: datetime) -> dict[str, Any]:
     """Nightly: the window's traces from Jaeger (or exported files), mapped and analysed; the
     edges, findings, quarantined traces and run summary stored under the window."""
-    from aiops.traces.pipeline import analyze_window, store_analysis
+    from aiops.traces.pipeline import analyze_window, draw_window_graph, store_analysis
 
     start, end = utc(start), utc(end)
     source = trace_source()
@@ -165,7 +165,10 @@ def analyze_trace_window(start: datetime, end: datetime) -> dict[str, Any]:
     analysis = analyze_window(source.iter_window(start, end), start, end, link=link)
     with Store.open(store_url()) as store:
         stored = store_analysis(store, analysis, start, end, repr(source))
+        graph = draw_window_graph(store, start, end, aiops_home())
     totals = stored.totals()
+    if graph is not None:
+        log.info("dependency graph: %s (and .png)", graph)
     log.info("traces [%s, %s): %s", start.isoformat(), end.isoformat(), totals)
     if analysis.issues:
         log.info("repaired or skipped: %s", dict(sorted(analysis.issues.items())))
@@ -174,3 +177,34 @@ def analyze_trace_window(start: datetime, end: datetime) -> dict[str, Any]:
     if stored.diff:
         log.info("dependency map vs the previous window: %s", stored.diff)
     return totals
+
+
+def file_issue_window(start: datetime, end: datetime) -> dict[str, Any]:
+    """Nightly: the window's stored findings filed as issues, on GitHub (`github_default`) or,
+    without a token, as files under out/issues. Fails after filing what it could when any
+    repository failed, so Airflow's retry picks up the rest (the ledger skips what is done)."""
+    from aiops.findings.model import Finding
+    from aiops.sinks.filing import file_findings, file_summary, graph_link
+    from aiops.traces.pipeline import graph_path
+
+    start, end = utc(start), utc(end)
+    catalog = load_catalog()
+    tracker = issue_tracker()
+    with Store.open(store_url()) as store:
+        rows = store.read("findings", interval_start=start, interval_end=end)
+        findings = [Finding.from_json(row["finding"]) for row in rows]
+        report = file_findings(
+            findings, (start, end), tracker, store, catalog,
+            graph=graph_link(tracker, graph_path(aiops_home(), start), catalog.issues.graph_url,
+                             start.date()),
+        )  # fmt: skip
+    log.info("issues [%s, %s): %s", start.isoformat(), end.isoformat(), file_summary(report))
+    for outcome in report.outcomes:
+        log.info("  %s %s %s %s", outcome.action, outcome.repository or "-", outcome.fingerprint,
+                 outcome.url or outcome.detail)  # fmt: skip
+    if report.errors:
+        raise RuntimeError(
+            f"filing failed for {len(report.errors)} reason(s), the rest was filed: "
+            + "; ".join(report.errors)
+        )
+    return {"sink": report.sink, "writes": report.writes, **report.counts()}

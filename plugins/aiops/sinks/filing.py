@@ -18,13 +18,16 @@ that would need too long a wait stops the run.
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 from aiops.catalog import Catalog
 from aiops.findings.model import Finding
+from aiops.sinks.dry_run import DryRunSink
 from aiops.sinks.ledger import LedgerEntry, read_ledger, write_ledger
 from aiops.sinks.render import interval_text, render_comment, render_issue
 from aiops.sinks.routing import RoutingError, repository_for
@@ -245,10 +248,26 @@ def _cost(finding: Finding) -> float:
     return finding.impact.ms_per_request * finding.impact.requests_affected
 
 
+def graph_link(
+    tracker: IssueTracker, picture: Path, graph_url: str | None, day: date
+) -> str | None:
+    """How an issue links the day's dependency picture: a path relative to the issue's file
+    in the dry-run folder (when the picture exists), else ``graph_url`` with {day} filled in
+    (GitHub's REST API cannot attach files, so the picture must be published somewhere)."""
+    if isinstance(tracker, DryRunSink):
+        if not picture.exists():
+            return None
+        folder = tracker.path_for("0" * 16, "owner/repo").parent  # every issue is this deep
+        return Path(os.path.relpath(picture.resolve(), folder.resolve())).as_posix()
+    return graph_url.format(day=day.isoformat()) if graph_url else None
+
+
 def file_summary(report: FilingReport) -> str:
     """One line for a task log or the CLI."""
     counts = ", ".join(f"{n} {action}" for action, n in report.counts().items()) or "nothing"
     return f"{report.sink}: {counts}; {report.writes} write call(s)"
 
 
-__all__: Sequence[str] = ["FilingReport", "Outcome", "WRITTEN", "file_findings", "file_summary"]
+__all__: Sequence[str] = [
+    "FilingReport", "Outcome", "WRITTEN", "file_findings", "file_summary", "graph_link",
+]  # fmt: skip

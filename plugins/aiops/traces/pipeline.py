@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiops.store import Store
@@ -146,3 +147,28 @@ def _finding_row(doc: dict[str, Any]) -> dict[str, Any]:
         "confidence": doc["confidence"],
         "finding": doc,
     }
+
+
+def graph_path(root: Path, start: datetime) -> Path:
+    """Where the window's dependency picture goes: `<root>/traces/dependencies-<day>.svg`."""
+    return root / "traces" / f"dependencies-{start:%Y-%m-%d}.svg"
+
+
+def draw_window_graph(store: Store, start: datetime, end: datetime, root: Path) -> Path | None:
+    """The window's stored dependency map drawn as SVG and PNG, the services with findings
+    marked by their costliest kind; the SVG's path, or None when no dependency was seen.
+    The same stored map gives byte-identical files, so a rerun changes nothing."""
+    from aiops.findings.model import kind_label
+    from aiops.traces.graph import draw_dependency_graph
+
+    edges = stored_edges(store, start, end)
+    if not edges:
+        return None
+    notes: dict[str, str] = {}
+    for finding in stored_findings(store, start, end):
+        notes.setdefault(finding["service"], kind_label(finding["kind"]))
+    svg = graph_path(root, start)
+    draw_dependency_graph(edges, svg, title=f"Service dependencies {start:%Y-%m-%d}",
+                          highlight=notes)  # fmt: skip
+    draw_dependency_graph(edges, svg.with_suffix(".png"), highlight=notes)
+    return svg

@@ -1,0 +1,104 @@
+"""The nightly's issue filing through a real Airflow: the day's trace findings filed on a
+loopback GitHub (connection `github_default`, every request checked against the upstream
+OpenAPI description), a rerun making no write, and without a token the same issues written
+as files that link the day's dependency graph."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from github_server import DEFAULT_TOKEN, FakeGitHub
+
+from aiops.catalog import load_catalog
+from aiops.devenv import run_airflow
+from aiops.sinks.render import fingerprint_in, short_title
+from aiops.store import Store
+
+pytestmark = pytest.mark.airflow
+
+DAY = datetime(2026, 10, 30, tzinfo=UTC)
+WHEN = (DAY + timedelta(days=1)).isoformat()  # `tasks test` runs the interval ending here
+
+
+def _task(task: str, env: dict, log: Path) -> str:
+    proc = run_airflow(["tasks", "test", "aiops_nightly", task, WHEN], env, log)
+    text = log.read_text()
+    # `airflow tasks test` exits 0 even when the task fails: read the log too
+    assert proc.returncode == 0 and "Task failed" not in text, text[-4000:]
+    return text
+
+
+@pytest.fixture(scope="module")
+def analysed(airflow_home, demo_world, tmp_path_factory) -> dict[str, str]:
+    """An environment whose store holds the day's trace analysis (and its graph)."""
+    world_dir, _ = demo_world
+    root = tmp_path_factory.mktemp("issues_dag")
+    env = {
+        **airflow_home,
+        "AIOPS_TRACES_DIR": str(world_dir / "traces"),
+        "AIOPS_HOME": str(root / "out"),
+        "AIOPS_STORE_URL": f"sqlite:///{root / 'results.db'}",
+        "GITHUB_TOKEN": "",
+    }
+    _task("analyze_traces", env, root / "analyze.log")
+    return env
+
+
+def _findings(env: dict) -> list[dict]:
+    with Store.open(env["AIOPS_STORE_URL"]) as store:
+        return store.read("findings", interval_start=DAY, interval_end=DAY + timedelta(days=1))
+
+
+def test_nightly_files_the_days_findings_on_github_once(analysed, tmp_path) -> None:
+    findings = _findings(analysed)
+    assert len(findings) >= 2
+    with FakeGitHub() as github:
+        for owner in {s.owner for s in load_catalog().services.values()} | {"acme-shop/platform"}:
+            github.add_repo(*owner.split("/"))
+        conn = {"conn_type": "github", "host": github.url, "password": DEFAULT_TOKEN}
+        env = {**analysed, "AIRFLOW_CONN_GITHUB_DEFAULT": json.dumps(conn)}
+        sink = github.url
+        _task("file_issues", env, tmp_path / "first.log")
+        writes = len(github.writes())
+        issues = {
+            fingerprint_in(i["body"]): (repo.full_name, i)
+            for repo in github.repos.values()
+            for i in repo.issues.values()
+        }
+        _task("file_issues", env, tmp_path / "rerun.log")
+        assert len(github.writes()) == writes  # the rerun wrote nothing
+        assert github.violations == []
+        github.assert_responses_valid()
+
+    assert writes == len(findings) == len(issues)  # one create per finding, nothing else
+    n1 = next(f for f in findings if (f["kind"], f["service"]) == ("n_plus_one", "catalog"))
+    repo, issue = issues[n1["fingerprint"]]
+    assert (repo, issue["title"]) == ("acme-shop/catalog", short_title(n1["title"]))
+    assert issue["labels"] == ["performance", "aiops", "aiops:n_plus_one"]
+    assert "WHERE product_id IN (?, ?, ...)" in issue["body"]
+    seq = next(f for f in findings if f["kind"] == "sequential_calls")
+    assert issues[seq["fingerprint"]][0] == "acme-shop/checkout"
+    with Store.open(analysed["AIOPS_STORE_URL"]) as store:
+        ledger = store.read("issue_ledger", sink=sink)
+    assert {(r["repository"], r["fingerprint"]) for r in ledger} == {
+        (repo, fp) for fp, (repo, _) in issues.items()
+    }
+
+
+def test_without_a_token_the_issues_are_files_linking_the_graph(analysed, tmp_path) -> None:
+    out = Path(analysed["AIOPS_HOME"])
+    _task("file_issues", analysed, tmp_path / "dry.log")
+    files = sorted((out / "issues").rglob("*.md"))
+    assert len(files) == len(_findings(analysed))
+    n1 = next(f for f in _findings(analysed) if f["kind"] == "n_plus_one")
+    text = (out / "issues" / "acme-shop" / "catalog" / f"{n1['fingerprint']}.md").read_text()
+    link = "../../../traces/dependencies-2026-10-30.svg"
+    assert f"**Dependency graph:** [dependencies-2026-10-30.svg]({link})" in text
+    picture = out / "issues" / "acme-shop" / "catalog" / link
+    assert picture.resolve().is_file() and picture.with_suffix(".png").resolve().is_file()
+    stamps = [(f, f.stat().st_mtime_ns) for f in files]
+    _task("file_issues", analysed, tmp_path / "dry-rerun.log")
+    assert [(f, f.stat().st_mtime_ns) for f in files] == stamps
