@@ -120,9 +120,7 @@ def test_a_new_day_adds_one_comment_and_nothing_more_that_day(github, store) -> 
     assert len(github.writes()) == writes + 3
     (products,) = issues_of(github, "catalog")
     (comment,) = products["comments"]
-    assert comment["body"].startswith(
-        "**Seen again in [2026-10-31T00:00:00Z, 2026-11-01T00:00:00Z)**: 400 sampled requests"
-    )
+    assert comment["body"].startswith("**Seen again on 2026-10-31 (UTC)**: 400 sampled requests")
     assert f"<!-- aiops:fingerprint={PRODUCTS.fingerprint} -->" in comment["body"]
 
     evening = (DAY2[1] - timedelta(hours=1), DAY2[1] + timedelta(hours=1))  # same UTC day start

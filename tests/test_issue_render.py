@@ -18,7 +18,7 @@ from trace_builder import TraceBuilder, tag
 from aiops.catalog import parse_catalog
 from aiops.findings.model import Evidence, Finding
 from aiops.sinks.dry_run import DryRunSink
-from aiops.sinks.render import fingerprint_in, render_comment, render_issue
+from aiops.sinks.render import fingerprint_in, render_comment, render_issue, when_text
 from aiops.sinks.routing import RoutingError, repository_for
 from aiops.traces.analyze import analyze_traces
 
@@ -152,7 +152,7 @@ def test_n_plus_one_body_has_every_section_in_order_and_the_batched_sql(findings
     body = _render(finding, graph="out/graph.svg")
     summary = body.split("\n\n", 1)[0]
     assert summary.startswith(f"**{finding.title}.**")
-    assert "[2025-10-30T00:00:00Z, 2025-10-31T00:00:00Z)" in summary
+    assert "On 2025-10-30 (UTC) it was seen in 4 sampled requests" in summary
     assert "4 sampled requests" in summary and "requests/day" in summary
     positions = [body.index(heading) for heading in SECTIONS]
     assert positions == sorted(positions)
@@ -234,7 +234,8 @@ def test_fingerprint_marker_round_trips_and_is_exact(findings) -> None:
 def test_comment_carries_the_new_interval_numbers_and_marker(findings) -> None:
     finding = findings["n_plus_one"]
     comment = render_comment(finding, interval=NEXT_DAY)
-    assert comment.startswith("**Seen again in [2025-10-31T00:00:00Z, 2025-11-01T00:00:00Z)**")
+    assert comment.startswith("**Seen again on 2025-10-31 (UTC)**")
+    assert "Interval: `[2025-10-31T00:00:00Z, 2025-11-01T00:00:00Z)` (UTC)" in comment
     assert dict(_table(comment, "**Seen again"))["Repeats per request (max)"] == "12"
     assert "](http://jaeger:16686/trace/a0" in comment
     assert fingerprint_in(comment) == finding.fingerprint
@@ -285,11 +286,30 @@ def test_dry_run_sink_writes_once_and_appends_a_comment_once(findings, tmp_path)
     assert sink.add_comment(finding.fingerprint, "acme-shop/catalog", comment).changed
     assert not sink.add_comment(finding.fingerprint, "acme-shop/catalog", comment).changed
     text = first.path.read_text()
-    assert text.count("## Comments") == 1 and text.count("**Seen again in") == 1
+    assert text.count("## Comments") == 1 and text.count("**Seen again on") == 1
     # refiling a changed issue keeps the comments
     assert sink.file(dataclasses.replace(issue, title="New title")).changed
-    assert first.path.read_text().count("**Seen again in") == 1
+    assert first.path.read_text().count("**Seen again on") == 1
     with pytest.raises(FileNotFoundError, match="file the issue before commenting"):
         sink.add_comment("fedcba9876543210", "acme-shop/catalog", comment)
     with pytest.raises(ValueError, match="'owner/repo'"):
         sink.file(dataclasses.replace(issue, repository="../etc"))
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("2026-10-30T00:00", "2026-10-31T00:00", "On 2026-10-30 (UTC)"),
+        ("2026-10-24T00:00", "2026-10-31T00:00", "From 2026-10-24 to 2026-10-30 (UTC)"),
+        ("2026-10-30T13:00", "2026-10-30T14:00", "On 2026-10-30 between 13:00 and 14:00 UTC"),
+        ("2026-10-30T23:00", "2026-10-31T00:00", "On 2026-10-30 between 23:00 and 00:00 UTC"),
+        (
+            "2026-10-30T22:00",
+            "2026-10-31T02:00",
+            "Between 2026-10-30 22:00 and 2026-10-31 02:00 UTC",
+        ),
+    ],
+)
+def test_the_interval_is_said_as_people_say_it(start, end, expected) -> None:
+    interval = tuple(datetime.fromisoformat(t).replace(tzinfo=UTC) for t in (start, end))
+    assert when_text(interval) == expected

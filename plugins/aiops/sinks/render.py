@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import quote, urlsplit
 
 from aiops.findings.model import Finding, Safety, kind_label
@@ -99,7 +99,7 @@ def render_issue(
         raise ValueError("render_issue: bot_label must not be empty")
     when = interval_text(interval)
     summary = (f"**{_prose(finding.title)}.**", _WHY.get(finding.kind, ""),
-               f"In {when} it was seen in {_how_much(finding)}.")  # fmt: skip
+               f"{when_text(interval)} it was seen in {_how_much(finding)}.")  # fmt: skip
     sections = [
         " ".join(part for part in summary if part),
         "## Evidence\n\n" + _table(finding),
@@ -123,9 +123,10 @@ def render_comment(finding: Finding, *, interval: tuple[datetime, datetime]) -> 
     """The comment added to the open issue when the same problem is found again: the new
     interval's numbers and example traces, and the same fingerprint marker."""
     sections = [
-        f"**Seen again in {interval_text(interval)}**: {_how_much(finding)}.",
+        f"**Seen again {_lower(when_text(interval))}**: {_how_much(finding)}.",
         _table(finding),
         "Example traces:\n\n" + _traces(finding),
+        f"Interval: `{interval_text(interval)}` (UTC)",
         MARKER.format(finding.fingerprint),
     ]
     return "\n\n".join(sections) + "\n"
@@ -175,6 +176,25 @@ def interval_text(interval: tuple[datetime, datetime]) -> str:
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         raise ValueError(f"interval must be aware and non-empty, got [{start}, {end})")
     return "[{}, {})".format(*(t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in interval))
+
+
+def when_text(interval: tuple[datetime, datetime]) -> str:
+    """The interval as people say it: "On 2026-10-30 (UTC)", "From 2026-10-24 to 2026-10-30
+    (UTC)", "On 2026-10-30 between 13:00 and 14:00 UTC"; the exact bounds are given below."""
+    interval_text(interval)  # validates it
+    start, end = (t.astimezone(UTC) for t in interval)
+    if start.time() == end.time() == time(0):
+        last = (end - timedelta(days=1)).date()
+        if last == start.date():
+            return f"On {start:%Y-%m-%d} (UTC)"
+        return f"From {start:%Y-%m-%d} to {last:%Y-%m-%d} (UTC)"
+    if start.date() == end.date() or end == datetime.combine(end.date(), time(0), UTC):
+        return f"On {start:%Y-%m-%d} between {start:%H:%M} and {end:%H:%M} UTC"
+    return f"Between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC"
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 # -- sections -------------------------------------------------------------------------------
