@@ -16,6 +16,7 @@ from test_github_client import Sleeper
 
 from aiops.catalog import parse_catalog
 from aiops.findings.model import Effort, Evidence, Finding, Impact
+from aiops.sinks.dry_run import DryRunSink
 from aiops.sinks.filing import file_findings
 from aiops.sinks.github import GitHubClient, GitHubTracker
 from aiops.sinks.ledger import read_ledger
@@ -271,3 +272,24 @@ def test_labels_dropped_without_push_access_warn_and_the_ledger_still_dedupes(
     assert issues_of(github, "catalog")[0]["labels"] == []
     again = file_findings([PRODUCTS], DAY1, GitHubTracker(client), store, catalog())
     assert again.counts() == {"already_filed": 1}
+
+
+def test_the_dry_run_folder_follows_the_same_rules(store, tmp_path) -> None:
+    folder = DryRunSink(tmp_path / "issues")
+    first = file_findings(FINDINGS, DAY1, folder, store, catalog())
+    assert first.counts() == {"created": 3} and first.writes == 3
+    products = folder.path_for(PRODUCTS.fingerprint, "acme-shop/catalog")
+    checkout = folder.path_for(CHECKOUT.fingerprint, "acme-shop/checkout")
+    # people close issues in the folder by editing the front matter, as they would on GitHub
+    folder.set_state(PRODUCTS.fingerprint, "acme-shop/catalog", "closed", "completed")
+    folder.set_state(CHECKOUT.fingerprint, "acme-shop/checkout", "closed", "not_planned")
+    untouched = checkout.read_bytes()
+
+    second = file_findings(FINDINGS, DAY2, DryRunSink(tmp_path / "issues"), store, catalog())
+    assert [o.action for o in second.outcomes] == ["not_planned", "reopened", "commented"]
+    text = products.read_text()
+    assert "\nstate: open\nstate_reason: reopened\n---\n" in text
+    assert "## Comments\n\n---\n\nReopened: this was closed as completed" in text
+    assert checkout.read_bytes() == untouched
+    rerun = file_findings(FINDINGS, DAY2, DryRunSink(tmp_path / "issues"), store, catalog())
+    assert rerun.counts() == {"already_filed": 3} and rerun.writes == 0

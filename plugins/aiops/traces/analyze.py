@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiops.findings.model import Finding
@@ -86,6 +86,9 @@ class TraceAnalysis:
             "window": None
             if self.window is None
             else [self.window[0].isoformat(), self.window[1].isoformat()],
+            "observed": None  # when the first and the last analysed trace started
+            if self.first_start_us is None or self.last_start_us is None
+            else [_iso_us(self.first_start_us), _iso_us(self.last_start_us)],
             "traces": self.traces,
             "spans": self.spans,
             "services": len({e.parent for e in self.edges} | {e.child for e in self.edges}),
@@ -242,3 +245,7 @@ def _rank(finding: Finding) -> tuple[float, str, str, str]:
     """Costliest first: time per request times requests; then by kind and fingerprint."""
     cost = finding.impact.ms_per_request * finding.impact.requests_affected
     return (-cost, finding.kind, finding.service, finding.fingerprint)
+
+
+def _iso_us(micros: int) -> str:
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)).isoformat()
