@@ -65,7 +65,12 @@ def prometheus_url(
 def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A migrated Airflow metadata DB of our own (never the developer's .airflow/)."""
     home = tmp_path_factory.mktemp("airflow_home")
-    env = {**airflow_env(home=home), "AIOPS_TASK_RETRIES": "0"}  # fail fast, no retry waits
+    env = {
+        **airflow_env(home=home),
+        "AIOPS_TASK_RETRIES": "0",  # fail fast, no retry waits
+        "AIOPS_HOME": str(home / "out"),  # graphs and dry-run issues, never the repo's out/
+        "GITHUB_TOKEN": "",  # a developer's token must never make a test file real issues
+    }
     proc = run_airflow(["db", "migrate"], env, home / "migrate.log")
     assert proc.returncode == 0, (home / "migrate.log").read_text()[-3000:]
     for pool in ("aiops_prometheus", "aiops_jaeger"):

@@ -90,6 +90,8 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
     env["AIOPS_MODELS"] = models_root()
     # no Jaeger server here: the nightly reads the world's exported traces (query-API JSON)
     env["AIOPS_TRACES_DIR"] = str(world_dir / "traces")
+    # issues go to out/issues as files, even when this shell has a GitHub token
+    env["AIOPS_ISSUES_DRY_RUN"] = "1"
 
     _say(
         f"[1/4] demo world (seed {config.seed}, {len(config.services)} services, "

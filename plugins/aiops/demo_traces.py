@@ -48,7 +48,7 @@ def print_traces(
         f"      traces {start:%Y-%m-%d}: {row['traces']:,} traces, {row['spans']:,} spans, "
         f"{row['dropped']} quarantined; repaired or skipped: {issues}"
     )
-    ok = True
+    ok, planted = True, []
     for incident in manifest["incidents"]:
         if incident["kind"] not in ("n_plus_one", "sequential_calls"):
             continue
@@ -57,6 +57,7 @@ def print_traces(
         if found is None:
             say(f"      MISSED planted {incident['kind']}: {incident['summary']}")
             continue
+        planted.append(found)
         impact = found["impact"]
         say(
             f"      found planted {incident['kind']}: {found['title']}\n"
@@ -80,7 +81,34 @@ def print_traces(
             f"        [{finding['kind']}] {finding['title']} "
             f"({impact['requests_affected']} sampled requests, {finding['safety']})"
         )
+    return print_issues(store, planted, out, say) and ok
+
+
+def print_issues(store: Store, planted: list[dict[str, Any]], out: Path, say: Say) -> bool:
+    """The issues the nightly filed into the dry-run folder, the planted findings' first;
+    whether each planted finding has its issue file."""
+    from aiops.sinks.dry_run import DryRunSink
+
+    folder = DryRunSink(out / "issues")
+    ledger = store.read("issue_ledger", sink=folder.sink)
+    comments = sum(1 for row in ledger if row["comments"])
+    say(
+        f"      issues (dry run: the demo never calls GitHub): {len(ledger)} filed under "
+        f"{_shown(folder.root)}/, {comments} with a comment from a later night"
+    )
+    ok = True
+    for finding in planted:
+        path = folder.path_for(finding["fingerprint"], _owner(ledger, finding["fingerprint"]))
+        ok = ok and path.exists()
+        say(f"        planted {finding['kind']} -> {_shown(path)}" + ("" if path.exists() else
+            " MISSING"))  # fmt: skip
+    for row in sorted(ledger, key=lambda r: (r["repository"], r["fingerprint"])):
+        say(f"        {row['repository']:<26} {row['title'][:88]}")
     return ok
+
+
+def _owner(ledger: list[dict[str, Any]], fingerprint: str) -> str:
+    return next((r["repository"] for r in ledger if r["fingerprint"] == fingerprint), "-/-")
 
 
 def _shown(path: Path) -> str:
