@@ -16,6 +16,8 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from aiops.cli_traces import parse_utc
+
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from aiops.sinks.dry_run import DryRunSink
@@ -101,11 +103,11 @@ def _load(args: argparse.Namespace) -> tuple[list, tuple[datetime, datetime]]:
     if args.start or args.end:
         if not (args.start and args.end):
             raise ValueError("--start and --end go together")
-        return findings, (_utc(args.start, "--start"), _utc(args.end, "--end"))
+        return findings, (parse_utc(args.start, "--start"), parse_utc(args.end, "--end"))
     if summary.get("window"):
-        return findings, tuple(_utc(t, f"{path}: summary.window") for t in summary["window"])
+        return findings, tuple(parse_utc(t, f"{path}: summary.window") for t in summary["window"])
     if summary.get("observed"):
-        first, last = (_utc(t, f"{path}: summary.observed") for t in summary["observed"])
+        first, last = (parse_utc(t, f"{path}: summary.observed") for t in summary["observed"])
         start = datetime.combine(first.astimezone(UTC).date(), time(0), UTC)
         end = datetime.combine(last.astimezone(UTC).date(), time(0), UTC) + timedelta(days=1)
         return findings, (start, end)
@@ -122,16 +124,6 @@ def _catalog(args: argparse.Namespace):
     from aiops.catalog import load_catalog
 
     return load_catalog(args.catalog)
-
-
-def _utc(text: str, where: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: expected an ISO 8601 time, got {text!r}") from None
-    if value.tzinfo is None:
-        raise ValueError(f"{where}: give a timezone (Z or +00:00), got {text!r}")
-    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -32,7 +32,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         if not (args.start and args.end):
             print("error: --start and --end go together", file=sys.stderr)
             return 2
-        window = (_utc(args.start, "--start"), _utc(args.end, "--end"))
+        window = (parse_utc(args.start, "--start"), parse_utc(args.end, "--end"))
     ui = args.jaeger_ui.rstrip("/") if args.jaeger_ui else None
     try:
         config = AnalysisConfig(n_plus_one_min=args.n_plus_one_min)
@@ -85,7 +85,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from aiops.sources.jaeger import JaegerClient, JaegerError
 
-    start, end = _utc(args.start, "--start"), _utc(args.end, "--end")
+    start, end = parse_utc(args.start, "--start"), parse_utc(args.end, "--end")
     try:
         with JaegerClient(args.jaeger, timeout=args.timeout) as client:
             traces = list(client.fetch_window(start, end, args.service or None))
@@ -99,13 +99,15 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _utc(text: str, flag: str) -> datetime:
+def parse_utc(text: str, where: str) -> datetime:
+    """An aware datetime from ISO 8601 text; errors name ``where`` (a flag, a file's field)."""
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{flag}: expected an ISO 8601 time such as 2026-11-01T00:00Z") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: expected an ISO 8601 time such as 2026-11-01T00:00Z, "
+                         f"got {text!r}") from None  # fmt: skip
     if value.tzinfo is None:
-        raise ValueError(f"{flag}: give a timezone (Z or +00:00), got {text!r}")
+        raise ValueError(f"{where}: give a timezone (Z or +00:00), got {text!r}")
     return value
 
 
