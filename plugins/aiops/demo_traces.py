@@ -92,9 +92,10 @@ def print_issues(store: Store, planted: list[dict[str, Any]], out: Path, say: Sa
     folder = DryRunSink(out / "issues")
     ledger = store.read("issue_ledger", sink=folder.sink)
     comments = sum(1 for row in ledger if row["comments"])
+    later = f", {comments} with a comment from a later night" if comments else ""
     say(
         f"      issues (dry run: the demo never calls GitHub): {len(ledger)} filed under "
-        f"{_shown(folder.root)}/, {comments} with a comment from a later night"
+        f"{_shown(folder.root)}/{later}"
     )
     ok = True
     for finding in planted:
@@ -103,7 +104,7 @@ def print_issues(store: Store, planted: list[dict[str, Any]], out: Path, say: Sa
         say(f"        planted {finding['kind']} -> {_shown(path)}" + ("" if path.exists() else
             " MISSING"))  # fmt: skip
     for row in sorted(ledger, key=lambda r: (r["repository"], r["fingerprint"])):
-        say(f"        {row['repository']:<26} {row['title'][:88]}")
+        say(f"        {row['repository']:<24} {row['title']}")
     return ok
 
 
