@@ -313,3 +313,23 @@ def test_dry_run_sink_writes_once_and_appends_a_comment_once(findings, tmp_path)
 def test_the_interval_is_said_as_people_say_it(start, end, expected) -> None:
     interval = tuple(datetime.fromisoformat(t).replace(tzinfo=UTC) for t in (start, end))
     assert when_text(interval) == expected
+
+
+def test_personal_data_and_secrets_never_reach_the_issue(findings) -> None:
+    leaky = dataclasses.replace(
+        findings["error_hotspot"],
+        title="Errors start at stripe-api for alice_smith@example.com",
+        evidence=Evidence(
+            {"error": "charge declined for alice_smith@example.com, card 4111 1111 1111 1111"},
+            trace_ids=("4bf92f3577b34da6",),
+            links=("http://jaeger:16686/trace/4bf92f3577b34da6?api_key=s3cr3t",),
+        ),
+    )
+    issue = render_issue(leaky, repository="acme-shop/platform", interval=DAY)
+    comment = render_comment(leaky, interval=NEXT_DAY)
+    for text in (issue.title, issue.body, comment):
+        assert "alice" not in text and "4111" not in text and "s3cr3t" not in text
+    assert "for &lt;email&gt;." in issue.body  # escaped prose
+    assert "`charge declined for <email>, card <card>`" in issue.body  # a code span
+    assert issue.fingerprint == leaky.fingerprint == fingerprint_in(issue.body)
+    assert fingerprint_in(comment) == leaky.fingerprint

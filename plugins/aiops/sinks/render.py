@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from urllib.parse import quote, urlsplit
 
 from aiops.findings.model import Finding, Safety, kind_label
+from aiops.pii import mask_pii
 from aiops.traces.suggest import batched_statement
 
 TITLE_MAX = 99  # "under 100 characters"
@@ -98,6 +99,7 @@ def render_issue(
     if not bot_label.strip():
         raise ValueError("render_issue: bot_label must not be empty")
     when = interval_text(interval)
+    fingerprint, finding = finding.fingerprint, masked(finding)
     summary = (f"**{_prose(finding.title)}.**", _WHY.get(finding.kind, ""),
                f"{when_text(interval)} it was seen in {_how_much(finding)}.")  # fmt: skip
     sections = [
@@ -105,8 +107,8 @@ def render_issue(
         "## Evidence\n\n" + _table(finding),
         "## Example traces\n\n" + _traces(finding),
         "## Suggested fix\n\n" + _fix(finding),
-        "## How this was detected\n\n" + _detected(finding, when, graph),
-        MARKER.format(finding.fingerprint),
+        "## How this was detected\n\n" + _detected(finding, fingerprint, when, graph),
+        MARKER.format(fingerprint),
     ]
     kind = f"{bot_label.strip()}:{finding.kind}"
     names = (name.strip() for name in (*labels, bot_label, kind))
@@ -114,7 +116,7 @@ def render_issue(
         title=short_title(finding.title),
         body="\n\n".join(sections) + "\n",
         labels=tuple(dict.fromkeys(name for name in names if name)),
-        fingerprint=finding.fingerprint,
+        fingerprint=fingerprint,
         repository=repository,
     )
 
@@ -122,14 +124,28 @@ def render_issue(
 def render_comment(finding: Finding, *, interval: tuple[datetime, datetime]) -> str:
     """The comment added to the open issue when the same problem is found again: the new
     interval's numbers and example traces, and the same fingerprint marker."""
+    fingerprint, finding = finding.fingerprint, masked(finding)
     sections = [
         f"**Seen again {_lower(when_text(interval))}**: {_how_much(finding)}.",
         _table(finding),
         "Example traces:\n\n" + _traces(finding),
         f"Interval: `{interval_text(interval)}` (UTC)",
-        MARKER.format(finding.fingerprint),
+        MARKER.format(fingerprint),
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def masked(finding: Finding) -> Finding:
+    """``finding`` with personal data and secrets masked in every text it shows (aiops.pii),
+    before escaping, so a masked value renders as `<email>` and nothing of it leaks. Its
+    fingerprint may change with it: callers keep the original's."""
+    numbers = {
+        k: mask_pii(v) if isinstance(v, str) else v for k, v in finding.evidence.numbers.items()
+    }
+    evidence = replace(finding.evidence, numbers=numbers,
+                       links=tuple(mask_pii(link) for link in finding.evidence.links))  # fmt: skip
+    texts = ("service", "operation", "title", "suggestion", "expected_improvement")
+    return replace(finding, evidence=evidence, **{k: mask_pii(getattr(finding, k)) for k in texts})
 
 
 def fingerprint_in(body: str) -> str | None:
@@ -263,12 +279,12 @@ def _fix(f: Finding) -> str:
     return "\n\n".join(parts)
 
 
-def _detected(f: Finding, when: str, graph: str | None) -> str:
+def _detected(f: Finding, fingerprint: str, when: str, graph: str | None) -> str:
     items = [
         f"- **Source:** {_text(f.source)}",
         f"- **Detector:** {_code(f.kind)} ({_text(kind_label(f.kind))})",
         f"- **Interval:** `{when}` (UTC)",
-        f"- **Fingerprint:** `{f.fingerprint}`",
+        f"- **Fingerprint:** `{fingerprint}`",
     ]
     if graph:
         url = _url(graph, paths=True)
