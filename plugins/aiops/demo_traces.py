@@ -97,19 +97,16 @@ def print_issues(store: Store, planted: list[dict[str, Any]], out: Path, say: Sa
         f"      issues (dry run: the demo never calls GitHub): {len(ledger)} filed under "
         f"{_shown(folder.root)}/{later}"
     )
-    ok = True
+    ok, repositories = True, {row["fingerprint"]: row["repository"] for row in ledger}
     for finding in planted:
-        path = folder.path_for(finding["fingerprint"], _owner(ledger, finding["fingerprint"]))
-        ok = ok and path.exists()
-        say(f"        planted {finding['kind']} -> {_shown(path)}" + ("" if path.exists() else
-            " MISSING"))  # fmt: skip
+        repository = repositories.get(finding["fingerprint"])
+        path = folder.path_for(finding["fingerprint"], repository) if repository else None
+        ok = ok and path is not None and path.exists()
+        shown = _shown(path) if path is not None and path.exists() else "MISSING (not filed)"
+        say(f"        planted {finding['kind']} -> {shown}")
     for row in sorted(ledger, key=lambda r: (r["repository"], r["fingerprint"])):
         say(f"        {row['repository']:<24} {row['title']}")
     return ok
-
-
-def _owner(ledger: list[dict[str, Any]], fingerprint: str) -> str:
-    return next((r["repository"] for r in ledger if r["fingerprint"] == fingerprint), "-/-")
 
 
 def _shown(path: Path) -> str:

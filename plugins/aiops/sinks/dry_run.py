@@ -43,15 +43,18 @@ class DryRunSink:
         self.sink = self.root.resolve().as_uri()
         self.writes = 0  # files changed, like the GitHub tracker's write calls
 
-    def path_for(self, fingerprint: str, repository: str) -> Path:
+    def folder_for(self, repository: str) -> Path:
         repo = _REPO.match(repository)
         if not repo or {repo.group(1), repo.group(2)} & {".", ".."}:
             raise ValueError(f"dry-run sink: repository must be 'owner/repo', got {repository!r}")
+        return self.root / repo.group(1) / repo.group(2)
+
+    def path_for(self, fingerprint: str, repository: str) -> Path:
         if not _FINGERPRINT.match(fingerprint):
             raise ValueError(
                 f"dry-run sink: fingerprint must be 16 hex digits, got {fingerprint!r}"
             )
-        return self.root / repo.group(1) / repo.group(2) / f"{fingerprint}.md"
+        return self.folder_for(repository) / f"{fingerprint}.md"
 
     def file(self, issue: RenderedIssue) -> Written:
         """Create or update the issue's file; its state and comments are kept."""
@@ -77,17 +80,15 @@ class DryRunSink:
         """Rewrite the front matter's state (what closing or reopening does on GitHub)."""
         path = self.path_for(fingerprint, repository)
         old = self._existing(path, fingerprint, repository)
-        lines = [ln for ln in old.split("\n---\n", 1)[0].splitlines()
-                 if not ln.startswith(("state:", "state_reason:"))]  # fmt: skip
-        lines.append(f"state: {state}")
-        if reason:
-            lines.append(f"state_reason: {reason}")
-        return self._write(path, old, "\n".join(lines) + "\n---\n" + old.split("\n---\n", 1)[1])
+        front, _, rest = old.partition("\n---\n")
+        lines = [ln for ln in front.splitlines() if not ln.startswith(("state:", "state_reason:"))]
+        lines += [f"state: {state}", *([f"state_reason: {reason}"] if reason else [])]
+        return self._write(path, old, "\n".join(lines) + "\n---\n" + rest)
 
     # -- the issue tracker the filing logic files with ------------------------------------------
 
     def listed(self, repository: str, label: str, state: str) -> Iterator[IssueRef]:
-        folder = self.path_for("0" * 16, repository).parent
+        folder = self.folder_for(repository)
         for path in sorted(folder.glob("*.md")) if folder.is_dir() else ():
             ref = self._ref(path, repository)
             if ref and ref.state == state and label in _front_matter(ref.body).get("labels", []):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,7 +36,6 @@ from aiops.store import Store
 
 log = logging.getLogger(__name__)
 
-WRITTEN = ("created", "commented", "reopened")
 REOPENED = (
     "Reopened: this was closed as completed, and the analysis found the problem again. "
     "If it is expected now, close it as *not planned* and it will not be reopened.\n\n"
@@ -221,7 +220,7 @@ class _Run:
         wrote: bool = False,
         comments: int = 0,
     ) -> LedgerEntry:
-        fresh = LedgerEntry(
+        return LedgerEntry(
             sink=self.tracker.sink,
             repository=ref.repository,
             fingerprint=finding.fingerprint,
@@ -237,7 +236,6 @@ class _Run:
             last_write_day=self.day if wrote or not entry else entry.last_write_day,
             comments=(entry.comments if entry else 0) + comments,
         )
-        return fresh
 
     def _record(self, entry: LedgerEntry) -> None:
         write_ledger(self.store, [entry])
@@ -257,7 +255,7 @@ def graph_link(
     if isinstance(tracker, DryRunSink):
         if not picture.exists():
             return None
-        folder = tracker.path_for("0" * 16, "owner/repo").parent  # every issue is this deep
+        folder = tracker.folder_for("owner/repo")  # every issue file is this deep
         return Path(os.path.relpath(picture.resolve(), folder.resolve())).as_posix()
     return graph_url.format(day=day.isoformat()) if graph_url else None
 
@@ -266,8 +264,3 @@ def file_summary(report: FilingReport) -> str:
     """One line for a task log or the CLI."""
     counts = ", ".join(f"{n} {action}" for action, n in report.counts().items()) or "nothing"
     return f"{report.sink}: {counts}; {report.writes} write call(s)"
-
-
-__all__: Sequence[str] = [
-    "FilingReport", "Outcome", "WRITTEN", "file_findings", "file_summary", "graph_link",
-]  # fmt: skip
