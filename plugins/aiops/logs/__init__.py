@@ -1,0 +1,1 @@
+"""Logs: one record type for every source, template mining, and log anomalies."""
