@@ -13,6 +13,7 @@ from airflow.sdk import BaseHook
 from aiops.settings import aiops_home, resolve_store_url
 from aiops.sinks.dry_run import DryRunSink
 from aiops.sinks.github import DEFAULT_BASE_URL, GitHubClient, GitHubTracker
+from aiops.sources.elasticsearch_logs import ElasticsearchLogConfig, ElasticsearchLogSource
 from aiops.sources.jaeger import DEFAULT_PAGE_LIMIT, JaegerClient
 from aiops.sources.jaeger_files import JaegerFileSource
 from aiops.sources.prometheus import PrometheusClient
@@ -119,6 +120,61 @@ class JaegerHook(BaseHook):
             auth=(conn.login, conn.password or "") if conn.login else None,
             ui_url=extra.get("ui_url") or None,
         )
+
+
+class ElasticsearchHook(BaseHook):
+    """`elasticsearch_default`: the cluster (host, port 9200, schema as a path prefix; conn
+    type `elasticsearch` takes the scheme from the `protocol` extra), login/password for basic
+    auth or the `api_key` extra.
+
+    Extras: `index` (pattern, default `logs-*`), `server_major` (8 or 9: the compatible-with
+    headers sent), `page_size`, `keep_alive`, `timeout` (s), `attempts`, `backoff` (s),
+    `verify_certs`, `ca_certs`, `fields` (a mapping of timestamp/service/level/message to
+    field names), `protocol`.
+    """
+
+    conn_name_attr = "elasticsearch_conn_id"
+    default_conn_name = "elasticsearch_default"
+    conn_type = "elasticsearch"
+    hook_name = "Elasticsearch (logs)"
+
+    def __init__(self, elasticsearch_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.elasticsearch_conn_id = elasticsearch_conn_id
+
+    def get_conn(self, services: list[str] | None = None) -> ElasticsearchLogSource:
+        """The log source; `services` limits it to those service names (None: all)."""
+        conn = self.get_connection(self.elasticsearch_conn_id)
+        extra: dict[str, Any] = conn.extra_dejson
+        url = http_base_url(
+            self.elasticsearch_conn_id, conn.conn_type, conn.host, conn.port, conn.schema, extra
+        )
+        config = ElasticsearchLogConfig(
+            url,
+            index=str(extra.get("index", "logs-*")),
+            fields=dict(extra.get("fields") or {}),
+            services=services,
+            server_major=int(extra.get("server_major", 9)),
+            page_size=int(extra.get("page_size", 5000)),
+            keep_alive=str(extra.get("keep_alive", "2m")),
+            timeout=float(extra.get("timeout", 30.0)),
+            attempts=int(extra.get("attempts", 3)),
+            backoff=float(extra.get("backoff", 0.5)),
+            verify_certs=_flag(extra.get("verify_certs", True)),
+            ca_certs=extra.get("ca_certs") or None,
+        )
+        return ElasticsearchLogSource(
+            config,
+            basic_auth=(conn.login, conn.password or "") if conn.login else None,
+            api_key=extra.get("api_key") or None,
+        )
+
+
+def _flag(value: Any) -> bool:
+    """A boolean extra, also when typed as text in the UI ("false", "0", "no")."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "no", "off", "")
+    return bool(value)
 
 
 def trace_source(
