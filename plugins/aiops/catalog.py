@@ -160,11 +160,43 @@ class IssueSettings(_Model):
         return self
 
 
+class LogSettings(_Model):
+    """How logs are read, mined and scored (aiops.logs)."""
+
+    format: str = Field(
+        "<Date> <Time> <Level> <Component>: <Content>",
+        description="Loghub format string of plain log files",
+    )
+    depth: int = Field(3, ge=3, description="Drain parse-tree depth")
+    sim_threshold: float = Field(0.4, gt=0, le=1, description="Drain similarity threshold")
+    bucket_minutes: int = Field(5, ge=1, le=60, description="resolution of template counts")
+    warmup_hours: float = Field(24, ge=0, description="mined before the first interval ever")
+    max_catchup_hours: float = Field(168, gt=0, description="longest gap mined before a run")
+    min_history_hours: float = Field(
+        6, ge=0, description="mining needed before a service's templates can be 'new'"
+    )
+    baseline_days: float = Field(7, gt=0, description="history the counts are compared with")
+    k: float = Field(4.0, gt=0, description="robust z beyond which a count is anomalous")
+    min_count: int = Field(10, ge=1, description="fewest lines for a spike or an error ratio")
+    chatty_per_hour: float = Field(
+        20, gt=0, description="expected lines/hour above which a template's absence is silence"
+    )
+    silence_minutes: float = Field(
+        30, gt=0, description="a chatty template quiet this long at the interval's end is silent"
+    )
+    lasting_hours: float = Field(24, gt=0, description="a new error template this old ...")
+    lasting_share: float = Field(
+        0.75, gt=0, le=1, description="... present in this share of its last hours is a finding"
+    )
+    new_within_days: float = Field(7, gt=0, description="templates younger than this are new")
+
+
 class Catalog(_Model):
     version: Literal[1]
     defaults: Defaults
     services: dict[str, Service] = Field(min_length=1)
     issues: IssueSettings = IssueSettings()
+    logs: LogSettings = LogSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Catalog:

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 METRICS_FILE_ENV = "AIOPS_METRICS_FILE"
 TRACES_DIR_ENV = "AIOPS_TRACES_DIR"
+LOGS_DIR_ENV = "AIOPS_LOGS_DIR"
 ISSUES_DRY_RUN_ENV = "AIOPS_ISSUES_DRY_RUN"  # "1": file issues as files even with a token
 
 
@@ -195,6 +196,18 @@ def metric_source(prometheus_conn_id: str = PrometheusHook.default_conn_name) ->
         log.info("metrics from the file-backed source %s (%s is set)", path, METRICS_FILE_ENV)
         return SignalsFileSource(Path(path))
     return PrometheusSignalSource(PrometheusHook(prometheus_conn_id).get_conn())
+
+
+def log_source(log_format: str, es_conn_id: str = ElasticsearchHook.default_conn_name):
+    """Elasticsearch from its connection, unless AIOPS_LOGS_DIR points at log files (plain
+    files in `log_format`, JSON lines by their extension)."""
+    from aiops.sources.log_files import LogFileSource
+
+    path = os.environ.get(LOGS_DIR_ENV)
+    if path:
+        log.info("logs from the file-backed source %s (%s is set)", path, LOGS_DIR_ENV)
+        return LogFileSource(Path(path), log_format)
+    return ElasticsearchHook(es_conn_id).get_conn()
 
 
 class GitHubHook(BaseHook):

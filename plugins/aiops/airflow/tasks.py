@@ -208,3 +208,56 @@ def file_issue_window(start: datetime, end: datetime) -> dict[str, Any]:
             + "; ".join(report.errors)
         )
     return {"sink": report.sink, "writes": report.writes, **report.counts()}
+
+
+#: Hourly state versions kept: a rerun or backfill up to 8 days back finds the state it
+#: started from (a pruned one would make it mine from scratch, with other IDs).
+LOG_STATE_KEEP = 24 * 8
+
+
+def mine_log_window(start: datetime, end: datetime, findings: bool = False) -> dict[str, Any]:
+    """Hourly and nightly: mine the interval's logs (Elasticsearch `elasticsearch_default`,
+    or files under AIOPS_LOGS_DIR) from the template state before it, store the counts and
+    the interval's log anomalies, and save the state after it. Nightly (`findings=True`) also
+    stores a finding for each new error template that lasted (source "logs")."""
+    from aiops.airflow.hooks import log_source
+    from aiops.findings.model import finding_row
+    from aiops.logs.anomalies import score_service
+    from aiops.logs.findings import lasting_error_findings
+    from aiops.logs.window import load_state, mine_window, quarantine_rows, save_state
+    from aiops.registry import ModelRegistry
+
+    start, end = utc(start), utc(end)
+    catalog = load_catalog()
+    settings = catalog.logs
+    source = log_source(settings.format)
+    registry = ModelRegistry(models_root(), keep=LOG_STATE_KEEP)
+    miner, since, version = load_state(registry, start, settings)
+    mined = mine_window(source, miner, since, start, end, catalog.service_names, settings, version)
+    window = {"interval_start": start, "interval_end": end}
+    services = sorted(set(catalog.service_names) | set(miner.drains))
+    with Store.open(store_url()) as store:
+        store.upsert("log_volume", mined.volume)
+        store.upsert("log_template_counts", mined.counts)
+        store.replace("log_quarantine", quarantine_rows(mined.quarantined, start, end), **window)
+        rows = []
+        for service in services:
+            drain = miner.drains.get(service)
+            new = [c for s, c in mined.new if s == service]
+            templates = dict(drain.clusters) if drain else {}
+            rows += score_service(store, service, start, end, new, templates, settings)
+        store.replace("log_anomalies", rows, **window)
+        found = lasting_error_findings(store, miner, end, settings) if findings else []
+        if findings:
+            store.replace(
+                "findings", [{**window, **finding_row(f.to_json())} for f in found], **window,
+                source="logs",
+            )  # fmt: skip
+    saved = save_state(registry, mined, end, end)
+    totals = {**mined.totals(), "anomalies": len(rows), "findings": len(found), "state": saved}
+    log.info("logs [%s, %s) from %s: %s", start.isoformat(), end.isoformat(), source.describe(),
+             totals)  # fmt: skip
+    for row in rows:
+        log.info("  %s %s %s %s", row["service"], row["kind"], row["template_id"] or "-",
+                 row["template"][:120])  # fmt: skip
+    return totals

@@ -184,3 +184,25 @@ class Finding:
             key=dict(doc.get("key") or {}),
             expected_saving_ms=doc.get("expected_saving_ms"),
         )
+
+
+def finding_row(doc: dict[str, Any]) -> dict[str, Any]:
+    """A `findings` table row (without the interval) from `Finding.to_json()`."""
+    impact = doc["impact"]
+    return {
+        "source": doc["source"],
+        "fingerprint": doc["fingerprint"],
+        "kind": doc["kind"],
+        "service": doc["service"],
+        "operation": doc["operation"],
+        "title": doc["title"],
+        "ms_per_request": impact["ms_per_request"],
+        "requests_affected": impact["requests_affected"],
+        "requests_per_day": impact["requests_per_day"],
+        "p95_share": impact["p95_share"],
+        "expected_saving_ms": doc["expected_saving_ms"],
+        "safety": doc["safety"],
+        "effort": doc["effort"],
+        "confidence": doc["confidence"],
+        "finding": doc,
+    }

@@ -137,7 +137,7 @@ def _similarity(template: list[str], tokens: list[str]) -> tuple[float, int]:
             same += 1
         elif t == WILDCARD:
             wild += 1
-    return same / len(tokens), wild
+    return (same / len(tokens) if tokens else 1.0), wild
 
 
 class ServiceDrain:

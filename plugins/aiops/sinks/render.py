@@ -29,7 +29,8 @@ _SQL = re.compile(r"\s*(SELECT|UPDATE|DELETE|INSERT|WITH)\b", re.IGNORECASE)
 _FILLER = {"a", "an", "the", "of", "for", "to", "in", "at", "on", "and", "or", "per", "one",
            "after", "is", "are", "with", "from", "by", "calls", "waits", "than", "→"}  # fmt: skip
 _QUANTILES = ("p50", "p90", "p95", "p99", "median", "mean", "max", "min")
-_CODE_KEYS = {"statement", "error"}
+_CODE_KEYS = {"statement", "error", "template", "appeared_with"}
+SAMPLE_PREFIX = "sample_"  # evidence keys of a log finding's example lines
 _LABELS = {  # evidence keys whose generic label ("Time in loop (p50)") would read badly
     "callee": "Called service",
     "callees": "Called one after another",
@@ -61,6 +62,8 @@ _WHY = {  # why the kind of problem matters, one sentence after the title
     "single_point_of_failure": "Its outage or slowdown spreads to every service that calls it.",
     "dependency_cycle": "A slowdown or a retry storm in one of them feeds back into itself.",
     "error_hotspot": "Callers pass these errors up, so fixing them here fixes them everywhere.",
+    "new_error_template": "An error logged every hour since a change is a defect, not noise, "
+    "and it raises the error ratio every alert on this service is judged by.",
 }
 _SAFETY = {
     Safety.SAFE: "reversible and bounded, so it could be automated",
@@ -105,7 +108,7 @@ def render_issue(
     sections = [
         " ".join(part for part in summary if part),
         "## Evidence\n\n" + _table(finding),
-        "## Example traces\n\n" + _traces(finding),
+        _examples(finding),
         "## Suggested fix\n\n" + _fix(finding),
         "## How this was detected\n\n" + _detected(finding, fingerprint, when, graph),
         MARKER.format(fingerprint),
@@ -128,7 +131,7 @@ def render_comment(finding: Finding, *, interval: tuple[datetime, datetime]) -> 
     sections = [
         f"**Seen again {_lower(when_text(interval))}**: {_how_much(finding)}.",
         _table(finding),
-        "Example traces:\n\n" + _traces(finding),
+        _examples(finding).replace("## ", "", 1).replace("\n\n", ":\n\n", 1),
         f"Interval: `{interval_text(interval)}` (UTC)",
         MARKER.format(fingerprint),
     ]
@@ -218,6 +221,8 @@ def _lower(text: str) -> str:
 
 def _how_much(f: Finding) -> str:
     i = f.impact
+    if f.source == "logs":
+        return f"{_count(i.requests_affected)} log lines"
     text = f"{_count(i.requests_affected)} sampled requests"
     if i.requests_per_day is not None:
         text += f" (about {_count(round(i.requests_per_day))} requests/day)"
@@ -230,7 +235,15 @@ def _how_much(f: Finding) -> str:
 
 def _table(f: Finding) -> str:
     numbers, i = f.evidence.numbers, f.impact
-    rows = [(_label(k), _value(k, v)) for k, v in numbers.items() if v not in ("", None)]
+    rows = [
+        (_label(k), _value(k, v))
+        for k, v in numbers.items()
+        if v not in ("", None) and not k.startswith(SAMPLE_PREFIX)
+    ]
+    if f.source == "logs":
+        rows.append(("Log lines", _count(i.requests_affected)))
+        cells = ["| " + " | ".join(c.replace("|", r"\|") for c in row) + " |" for row in rows]
+        return "\n".join(["| Metric | Value |", "| --- | --- |", *cells])
     if i.ms_per_request:
         rows.append(("Time per affected request (mean)", _ms(i.ms_per_request)))
     if i.p95_share is not None and not any(k.startswith("share_of_slowest") for k in numbers):
@@ -243,6 +256,15 @@ def _table(f: Finding) -> str:
         rows.append(("Expected saving per request", _ms(f.expected_saving_ms)))
     cells = ["| " + " | ".join(c.replace("|", r"\|") for c in row) + " |" for row in rows]
     return "\n".join(["| Metric | Value |", "| --- | --- |", *cells])
+
+
+def _examples(f: Finding) -> str:
+    """Example traces, or for a log finding its sample lines (PII-masked, as code)."""
+    if f.source != "logs":
+        return "## Example traces\n\n" + _traces(f)
+    samples = [v for k, v in f.evidence.numbers.items() if k.startswith(SAMPLE_PREFIX)]
+    lines = "\n".join(f"- {_code(str(v))}" for v in samples)
+    return "## Example log lines\n\n" + (lines or "None were kept for this finding.")
 
 
 def _traces(f: Finding) -> str:

@@ -245,3 +245,61 @@ issue_ledger = Table(
     Column("last_write_day", String, nullable=False),  # UTC day of the newest written evidence
     Column("comments", Integer, nullable=False),  # evidence comments added
 )
+
+# Log lines per service and time bucket (5 minutes), zeros included for every bucket mined:
+# what the template counts are compared against, and how a quiet service is told from one
+# whose logs were never read. Written by whichever run mined the bucket (a catch-up writes
+# the hours before its interval), always with the same values.
+log_volume = Table(
+    "log_volume",
+    metadata,
+    Column("service", String, primary_key=True),
+    Column("bucket_start", UTCDateTime, primary_key=True),
+    Column("lines", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),  # ERROR and FATAL lines
+    Column("warnings", Integer, nullable=False),
+    Column("unmatched", Integer, nullable=False),  # continuation lines kept whole
+    Column("quarantined", Integer, nullable=False),
+)
+
+# Lines per template per bucket (only buckets where the template occurred).
+log_template_counts = Table(
+    "log_template_counts",
+    metadata,
+    Column("service", String, primary_key=True),
+    Column("template_id", String, primary_key=True),
+    Column("bucket_start", UTCDateTime, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+# What the logs said about one service in one interval: a template's spike, drop or
+# silence against its baseline, a template never seen before, the error ratio. Replaced per
+# interval; the hourly scorer copies the rows into the context of the service's events.
+log_anomalies = Table(
+    "log_anomalies",
+    metadata,
+    Column("interval_start", UTCDateTime, primary_key=True),
+    Column("interval_end", UTCDateTime, primary_key=True),
+    Column("service", String, primary_key=True),
+    Column("kind", String, primary_key=True),  # spike|drop|silence|new_template|error_ratio
+    Column("template_id", String, primary_key=True),  # "" for the error ratio
+    Column("template", Text, nullable=False),
+    Column("level", String, nullable=False),
+    Column("observed", Float, nullable=False),
+    Column("expected", Float),
+    Column("score", Float, nullable=False),  # robust z (new templates: their line count)
+    Column("detail", JSONDoc, nullable=False),  # samples (PII-masked), first seen, baseline
+)
+
+# Log lines and documents that could not be read (no timestamp, bad JSON, no message), kept
+# with the reason and where they are, the text PII-masked.
+log_quarantine = Table(
+    "log_quarantine",
+    metadata,
+    Column("interval_start", UTCDateTime, primary_key=True),
+    Column("interval_end", UTCDateTime, primary_key=True),
+    Column("origin", String, primary_key=True),  # "payment.log:1234", "logs-x/<_id>"
+    Column("service", String, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+)

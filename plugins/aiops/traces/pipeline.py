@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from aiops.findings.model import finding_row
 from aiops.store import Store
 from aiops.traces.analyze import TraceAnalysis, analyze_traces
 from aiops.traces.dependencies import diff_edges
@@ -67,7 +68,7 @@ def store_analysis(
     )
     store.replace(
         "findings",
-        [{**window, **_finding_row(f.to_json())} for f in analysis.findings],
+        [{**window, **finding_row(f.to_json())} for f in analysis.findings],
         **window,
         source="traces",
     )
@@ -126,27 +127,6 @@ def _edge_row(edge: Edge) -> dict[str, Any]:
 
 def _edge(row: dict[str, Any]) -> Edge:
     return Edge.from_json(row)
-
-
-def _finding_row(doc: dict[str, Any]) -> dict[str, Any]:
-    impact = doc["impact"]
-    return {
-        "source": doc["source"],
-        "fingerprint": doc["fingerprint"],
-        "kind": doc["kind"],
-        "service": doc["service"],
-        "operation": doc["operation"],
-        "title": doc["title"],
-        "ms_per_request": impact["ms_per_request"],
-        "requests_affected": impact["requests_affected"],
-        "requests_per_day": impact["requests_per_day"],
-        "p95_share": impact["p95_share"],
-        "expected_saving_ms": doc["expected_saving_ms"],
-        "safety": doc["safety"],
-        "effort": doc["effort"],
-        "confidence": doc["confidence"],
-        "finding": doc,
-    }
 
 
 def graph_path(root: Path, start: datetime) -> Path:
