@@ -1,5 +1,7 @@
-"""Hourly: validate the interval's metrics, score them against the newest good baselines,
-and upsert debounced anomaly events ("no data" included); forecast every signal from the
+"""Hourly: mine the interval's logs into templates and score them (template spikes, drops,
+silence, new templates, error ratio); validate the interval's metrics, score them against the
+newest good baselines, and upsert debounced anomaly events ("no data" included) carrying the
+same service's log anomalies as context; forecast every signal from the
 interval's end and upsert the predictions the KEDA scaler serves and the predicted SLO
 breaches. Time comes from the data interval only, so a backfilled hour gives the events
 and forecasts the live run gave.
@@ -31,7 +33,15 @@ from aiops.airflow.dagkit import (
     doc_md=__doc__,
 )
 def aiops_hourly():
-    @task(pool=POOL)
+    @task
+    def mine_logs() -> dict:
+        from aiops.airflow import tasks
+
+        ctx = get_current_context()
+        return tasks.mine_log_window(ctx["data_interval_start"], ctx["data_interval_end"])
+
+    # scoring runs when the logs fail too (its events then carry no log context)
+    @task(pool=POOL, trigger_rule="all_done")
     def score_shard(shard: list[str]) -> dict:
         from aiops.airflow import tasks
 
@@ -46,7 +56,9 @@ def aiops_hourly():
         return tasks.predict_shard(shard, ctx["data_interval_start"], ctx["data_interval_end"])
 
     shards = plan_shards()
-    report(score_shard.expand(shard=shards))
+    scored = score_shard.expand(shard=shards)
+    mine_logs() >> scored
+    report(scored)
     report.override(task_id="report_predictions")(predict_shard.expand(shard=shards))
 
 

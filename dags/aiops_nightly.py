@@ -6,7 +6,9 @@ Training is mapped over shards of services; the `aiops_prometheus` pool caps how
 query Prometheus at once. Each version is stored in the model registry under the window's end,
 so retraining a night rewrites that night's version and nothing else. The trace analysis is
 one task (the map needs every trace of the day; traces stream through it), in the
-`aiops_jaeger` pool; its results are replaced per day. The day's findings are then filed as
+`aiops_jaeger` pool; its results are replaced per day. The day's logs are mined (from the
+template state the hourly runs left) and every new error template that lasted becomes a
+finding. The day's findings are then filed as
 GitHub issues (`github_default`; without a token, as files under out/issues): one run at a
 time (max_active_runs=1) keeps the writes serial, and the issue ledger makes a rerun or a
 backfill of a filed night write nothing.
@@ -60,8 +62,17 @@ def aiops_nightly():
         context = get_current_context()
         return tasks.file_issue_window(context["data_interval_start"], context["data_interval_end"])
 
+    @task
+    def analyze_logs() -> dict:
+        from aiops.airflow import tasks
+
+        context = get_current_context()
+        return tasks.mine_log_window(
+            context["data_interval_start"], context["data_interval_end"], findings=True
+        )
+
     report(train_shard.expand(shard=plan_shards()))
-    analyze_traces() >> file_issues()
+    [analyze_traces(), analyze_logs()] >> file_issues()
 
 
 aiops_nightly()

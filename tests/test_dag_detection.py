@@ -21,6 +21,7 @@ def detection_env(airflow_home, demo_world, tmp_path_factory):
         **airflow_home,
         "AIOPS_METRICS_FILE": str(world_dir / "signals.csv.gz"),
         "AIOPS_TRACES_DIR": str(world_dir / "traces"),
+        "AIOPS_LOGS_DIR": str(world_dir / "logs"),
         "AIOPS_STORE_URL": f"sqlite:///{tmp / 'results.db'}",
         "AIOPS_MODELS": str(tmp / "models"),
         "AIOPS_RETRY_DELAY_SECONDS": "1",
@@ -48,6 +49,16 @@ def test_hourly_run_files_the_regression_once_and_reruns_change_nothing(detectio
     catalog = [e for e in first if e["service"] == "catalog" and e["signal"] == "latency_p95"]
     assert len(catalog) == 1 and abs(catalog[0]["start"] - began) <= timedelta(minutes=10)
     assert "robust sigma above" in catalog[0]["explanation"]
+    # the logs of the same hour ride along: catalog 2.0.0's start-up line and the cache
+    # error it brought are new templates, and the cache warm-up they replace went quiet
+    logs = catalog[0]["context"]["logs"]
+    new = [item["template"] for item in logs if item["kind"] == "new_template"]
+    assert any(t.startswith("warm-up aborted: cache rejected entry") for t in new), logs
+    assert any(t.startswith("starting catalog version") for t in new), logs
+    assert logs[0]["kind"] == "new_template" and logs[0]["level"] == "ERROR"
+    silent = [item for item in logs if item["kind"] == "silence"]
+    assert [item["template"] for item in silent] == ["warmed <*> entries in <*>ms"]
+    assert all("@" not in sample for item in logs for sample in item["samples"])
 
     with Store.open(env["AIOPS_STORE_URL"]) as store:
         predictions = store.read("predictions")
@@ -61,8 +72,15 @@ def test_hourly_run_files_the_regression_once_and_reruns_change_nothing(detectio
     assert {r["metric"] for r in search if r["desired_replicas"] is not None} == {"request_rate"}
     assert all(2 <= r["desired_replicas"] <= 16 for r in search if r["desired_replicas"])
 
+    with Store.open(env["AIOPS_STORE_URL"]) as store:
+        log_rows = store.read("log_anomalies")
+        counts = store.read("log_template_counts")
+    assert {r["interval_end"] for r in log_rows} == {hour_end}
+
     _dags_test(env, "aiops_hourly", hour_end, tmp / "hourly-2.log")
     with Store.open(env["AIOPS_STORE_URL"]) as store:
+        assert store.read("log_anomalies") == log_rows
+        assert store.read("log_template_counts") == counts
         assert store.read("anomaly_events") == first
         assert store.read("predictions") == predictions
         assert store.read("predictive_alerts") == alerts

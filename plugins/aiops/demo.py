@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiops import promserver
+from aiops.demo_logs import print_logs
 from aiops.demo_report import print_detection, print_ingest, results_digest
 from aiops.demo_traces import print_traces
 from aiops.devenv import PROJECT_ROOT, airflow_env, run_airflow
@@ -90,6 +91,8 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
     env["AIOPS_MODELS"] = models_root()
     # no Jaeger server here: the nightly reads the world's exported traces (query-API JSON)
     env["AIOPS_TRACES_DIR"] = str(world_dir / "traces")
+    # no Elasticsearch here either: the DAGs mine the world's log files
+    env["AIOPS_LOGS_DIR"] = str(world_dir / "logs")
     # issues go to out/issues as files, even when this shell has a GitHub token
     env["AIOPS_ISSUES_DRY_RUN"] = "1"
 
@@ -147,6 +150,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
         print_ingest(store, hours, _say)
         print_detection(store, manifest, hours, _say)
         _report_forecasts(store, store_url, world_dir, hours[-1].end)
+        print_logs(store, manifest, nights, env["AIOPS_MODELS"], out, _say)
         print_traces(store, manifest, nights[-1].start, nights[-1].end, out, _say)
     change = (
         "unchanged by this run (idempotent rerun)"

@@ -81,6 +81,7 @@ def train_shard(shard: list[str], end: datetime) -> dict[str, Any]:
 def score_shard(shard: list[str], start: datetime, end: datetime) -> dict[str, Any]:
     """Hourly: score the interval with the newest good models and upsert the events."""
     from aiops.anomaly import DetectionSettings, score_service
+    from aiops.logs.context import with_log_context
     from aiops.quality import quarantine
     from aiops.registry import ModelRegistry
 
@@ -102,7 +103,7 @@ def score_shard(shard: list[str], start: datetime, end: datetime) -> dict[str, A
             outcome = score_service(
                 source, catalog, service, start, end, registry, open_events, settings
             )
-            store.upsert("anomaly_events", outcome.events)
+            store.upsert("anomaly_events", with_log_context(store, outcome.events))
             totals["quarantined"] += quarantine(store, outcome.quarantined, start, end)
             totals["services"] += 1
             totals["events"] += sum(1 for e in outcome.events if e["kind"] == "anomaly")
