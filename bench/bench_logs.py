@@ -21,72 +21,25 @@ installed into a temporary folder for this run only, unless --drain3-dir points 
 from __future__ import annotations
 
 import argparse
-import collections
-import json
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 from aiops.logs.drain import DrainConfig
-from aiops.logs.formats import DEFAULT_FORMAT, LogFormat
+from aiops.logs.evaluation import LabelledLine, grouping_accuracy, labelled_world_lines
 from aiops.logs.masking import MASKS
 from aiops.logs.miner import TemplateMiner
-from aiops.sim.incidents import planted_incidents, rollouts
-from aiops.sim.logs import ACCESS_LOG, labelled_lines
-from aiops.sim.world import WorldConfig, simulate_metrics
 
-Line = tuple[str, str, str, str]  # service, level, content, true template
-
-
-def labelled(hours: int) -> list[Line]:
-    """The world's lines, parsed as the pipeline parses them, with their true templates."""
-    config = WorldConfig(days=14, log_hours=hours)
-    incidents = planted_incidents(config.start, config.end)
-    deploys = rollouts(config.start, config.end, [s.name for s in config.services], incidents)
-    files = labelled_lines(
-        config, incidents, deploys, simulate_metrics(config), config.end - timedelta(hours=hours)
-    )
-    fmt, out = LogFormat(DEFAULT_FORMAT), []
-    for name, lines in files.items():
-        for _, event, text in lines:
-            if name == ACCESS_LOG:
-                doc = json.loads(text)
-                service = f"{doc['service']}-access"
-                out.append((service, doc["level"], doc["message"], f"{service}:{event}"))
-            else:
-                # the simulator's text lacks the timestamp the files carry
-                fields = fmt.match(f"2026-01-01 00:00:00,000 {text}")
-                assert fields is not None, text
-                service = name.removesuffix(".log")
-                out.append((service, fields["Level"], fields["Content"], f"{service}:{event}"))
-    return out
-
-
-def grouping_accuracy(lines: list[Line], predicted: list[str]) -> tuple[float, list[str]]:
-    """(accuracy, the true templates whose lines were grouped wrongly)."""
-    truth: dict[str, list[int]] = collections.defaultdict(list)
-    groups: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
-    for i, (line, group) in enumerate(zip(lines, predicted, strict=True)):
-        truth[line[3]].append(i)
-        groups[(line[0], group)].append(i)
-    right, wrong = 0, []
-    for name, members in truth.items():
-        first = members[0]
-        if groups[(lines[first][0], predicted[first])] == members:
-            right += len(members)
-        else:
-            wrong.append(name)
-    return right / len(lines), sorted(wrong)
+Line = LabelledLine
 
 
 def ours(config: DrainConfig) -> Callable[[list[Line]], list[str]]:
     def run(lines: list[Line]) -> list[str]:
         miner = TemplateMiner(config)
-        return [miner.add(service, content, level).id for service, level, content, _ in lines]
+        return [miner.add(line.service, line.content, line.level).id for line in lines]
 
     return run
 
@@ -107,11 +60,11 @@ def drain3_miner(depth: float, sim: float) -> Callable[[list[Line]], list[str]]:
         ]
         miners: dict[str, Drain3Miner] = {}
         out = []
-        for service, _, content, _ in lines:
-            miner = miners.get(service)
+        for line in lines:
+            miner = miners.get(line.service)
             if miner is None:
-                miner = miners[service] = Drain3Miner(config=config)
-            out.append(str(miner.add_log_message(content)["cluster_id"]))
+                miner = miners[line.service] = Drain3Miner(config=config)
+            out.append(str(miner.add_log_message(line.content)["cluster_id"]))
         return out
 
     return run
@@ -138,8 +91,8 @@ def main() -> int:
     parser.add_argument("--drain3-dir", type=Path, default=None)
     args = parser.parse_args()
 
-    lines = labelled(args.hours)
-    templates = len({line[3] for line in lines})
+    lines = labelled_world_lines(args.hours)
+    templates = len({line.truth for line in lines})
     print(
         f"workload: {len(lines):,} lines, {templates} true templates, {args.hours} h of the demo world"
     )
@@ -161,7 +114,7 @@ def main() -> int:
                 accuracy, wrong = grouping_accuracy(lines, predicted)
                 rate = len(lines) / seconds
                 baseline = baseline or rate
-                groups = len(set(zip((line[0] for line in lines), predicted, strict=True)))
+                groups = len(set(zip((line.service for line in lines), predicted, strict=True)))
                 print(
                     f"{name:<28} {depth:>5} {accuracy:>9.4f} {rate:>10,.0f} {groups:>7}  "
                     f"{rate / baseline:.2f}x"

@@ -3,71 +3,30 @@ are stable, and what its masks hide."""
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import json
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aiops.logs.drain import DrainConfig
-from aiops.logs.formats import DEFAULT_FORMAT, LogFormat
+from aiops.logs.evaluation import LabelledLine, grouping_accuracy, labelled_world_lines
 from aiops.logs.masking import Masker
 from aiops.logs.miner import TemplateMiner
-from aiops.sim import WorldConfig, simulate_metrics
-from aiops.sim.incidents import planted_incidents, rollouts
-from aiops.sim.logs import ACCESS_LOG, labelled_lines
 
 HOURS = 3
-#: service, level, content, epoch ms, true template
-Line = tuple[str, str, str, int, str]
+Line = LabelledLine
 
 
 @pytest.fixture(scope="module")
 def lines() -> list[Line]:
     """The demo world's last hours as the pipeline parses them, each with its true template."""
-    config = WorldConfig(days=14, log_hours=HOURS)
-    incidents = planted_incidents(config.start, config.end)
-    deploys = rollouts(config.start, config.end, [s.name for s in config.services], incidents)
-    files = labelled_lines(
-        config, incidents, deploys, simulate_metrics(config), config.end - timedelta(hours=HOURS)
-    )
-    fmt, out = LogFormat(DEFAULT_FORMAT), []
-    for name, labelled in files.items():
-        for at, event, text in labelled:
-            if name == ACCESS_LOG:
-                doc = json.loads(text)
-                service = f"{doc['service']}-access"
-                out.append((service, doc["level"], doc["message"], at, f"{service}:{event}"))
-            else:
-                fields = fmt.match(f"2026-01-01 00:00:00,000 {text}")
-                assert fields is not None, text
-                service = name.removesuffix(".log")
-                out.append((service, fields["Level"], fields["Content"], at, f"{service}:{event}"))
-    out.sort(key=lambda line: line[3])  # services interleaved, as a live stream is
-    return out
-
-
-def grouping_accuracy(lines: list[Line], predicted: list[str]) -> float:
-    """Share of lines whose predicted group holds exactly the lines of their true group
-    (Zhu et al., ICSE-SEIP 2019), as bench/bench_logs.py measures it."""
-    truth: dict[str, list[int]] = collections.defaultdict(list)
-    groups: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
-    for i, (line, group) in enumerate(zip(lines, predicted, strict=True)):
-        truth[line[4]].append(i)
-        groups[(line[0], group)].append(i)
-    right = 0
-    for members in truth.values():
-        first = members[0]
-        if groups[(lines[first][0], predicted[first])] == members:
-            right += len(members)
-    return right / len(lines)
+    return labelled_world_lines(HOURS)
 
 
 def _mine(miner: TemplateMiner, lines: list[Line]) -> list[str]:
-    return [miner.add(service, content, level, at).id for service, level, content, at, _ in lines]
+    return [miner.add(x.service, x.content, x.level, x.timestamp_ms).id for x in lines]
 
 
 def _state(miner: TemplateMiner) -> dict[str, Any]:
@@ -79,7 +38,8 @@ def _state(miner: TemplateMiner) -> dict[str, Any]:
 
 def test_groups_the_demo_worlds_lines_as_their_true_templates(lines: list[Line]) -> None:
     assert len(lines) > 5000
-    assert grouping_accuracy(lines, _mine(TemplateMiner(), lines)) >= 0.95
+    accuracy, wrong = grouping_accuracy(lines, _mine(TemplateMiner(), lines))
+    assert accuracy >= 0.95, wrong
 
 
 def test_the_route_cache_changes_nothing(lines: list[Line]) -> None:
@@ -116,8 +76,8 @@ def test_mining_on_after_a_reload_is_mining_on_without_one(
 def test_ids_are_stable_across_runs_and_other_services(lines: list[Line]) -> None:
     one, two = _mine(TemplateMiner(), lines), _mine(TemplateMiner(), lines)
     assert one == two
-    alone = [line for line in lines if line[0] == "payment"]
-    among = [cid for cid, line in zip(one, lines, strict=True) if line[0] == "payment"]
+    alone = [line for line in lines if line.service == "payment"]
+    among = [cid for cid, line in zip(one, lines, strict=True) if line.service == "payment"]
     assert _mine(TemplateMiner(), alone) == among
 
 
@@ -140,7 +100,7 @@ def test_match_only_looks(lines: list[Line]) -> None:
     miner = TemplateMiner()
     ids = _mine(miner, lines[:500])
     before = json.dumps(miner.to_json(), sort_keys=True)
-    service, _, content, _, _ = lines[0]
+    service, content = lines[0].service, lines[0].content
 
     found = miner.match(service, content)
     unseen = miner.match(service, "a line never seen before with eight tokens here")

@@ -1,7 +1,7 @@
 """Log anomalies of one service and interval, from the stored template counts.
 
 - spike / drop: a template's lines in the interval against what its baseline expects for
-  that hour. With two days of history the baseline is the seasonal one of the metrics
+  that hour. With three days of history the baseline is the seasonal one of the metrics
   (`SeasonalBaseline`, hour-of-day profile, no trend) fitted on hourly counts; with less, a
   flat one (the median hour). The z-score divides by the larger of the baseline's spread and
   the Poisson noise of the expected count, so a template logging twice an hour does not
@@ -29,7 +29,8 @@ from aiops.catalog import LogSettings
 from aiops.logs.drain import Cluster
 from aiops.store import Store
 
-SEASONAL_MIN_DAYS = 2.0
+SEASONAL_MIN_DAYS = 3.0  # a median of two days is their mean: one burst would move it
+USUAL_PRESENCE = 0.5  # share of history hours a template must log in to go "silent"
 
 
 def score_service(
@@ -79,11 +80,14 @@ def score_service(
         z = (obs - exp) / max(float(spread[tid]), math.sqrt(max(exp, 1.0)))
         kind, silent_since = None, _silent_since(counts, tid, start, end, settings)
         quiet = 0.0 if silent_since is None else (end - silent_since) / (end - start)
-        if silent_since is not None and exp * quiet >= settings.chatty_per_hour / 2:
+        # "normally chatty" means usually there: a burst that filled a few hours of a short
+        # history can make a high expectation, and its end is not news
+        usual = float((history[tid] > 0).mean()) >= USUAL_PRESENCE
+        if usual and silent_since is not None and exp * quiet >= settings.chatty_per_hour / 2:
             kind = "silence"  # expected >= chatty/2 lines in the quiet stretch, got none
         elif obs >= settings.min_count and z >= settings.k and obs >= 2 * exp:
             kind = "spike"
-        elif exp >= settings.chatty_per_hour and z <= -settings.k and obs <= exp / 2:
+        elif usual and exp >= settings.chatty_per_hour and z <= -settings.k and obs <= exp / 2:
             kind = "drop"
         if kind:
             cluster = templates.get(tid)

@@ -35,6 +35,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, TlsError, Transport, TransportError
 from elasticsearch import ApiError, Elasticsearch
 
+from aiops.logs.formats import lookup
 from aiops.logs.records import LogRecord, Quarantined, normalise_level
 from aiops.retry import (
     RetriesExhausted,
@@ -366,22 +367,6 @@ def interval_ms(start: datetime, end: datetime) -> tuple[int, int]:
     return tuple(math.ceil((t - _EPOCH) / timedelta(milliseconds=1)) for t in (start, end))
 
 
-def field_value(source: Any, name: str) -> Any:
-    """A dotted field from nested objects and/or literal dotted keys; None when absent."""
-    if not isinstance(source, dict):
-        return None
-    if name in source:
-        return source[name]
-    parts = name.split(".")
-    for i in range(1, len(parts)):
-        head = ".".join(parts[:i])
-        if isinstance(source.get(head), dict):
-            found = field_value(source[head], ".".join(parts[i:]))
-            if found is not None:
-                return found
-    return None
-
-
 def timestamp_ms(value: Any) -> int | None:
     """ISO 8601 (``Z`` / offset; none = UTC, as Elasticsearch reads it) or epoch millis."""
     if isinstance(value, bool):
@@ -417,10 +402,10 @@ def record_from_hit(
     raw = excerpt(json.dumps(source, ensure_ascii=False, default=str), 500)
     if not isinstance(source, dict):
         return Quarantined(origin, "no _source in the hit", raw)
-    service = _single(field_value(source, fields.service))
+    service = _single(lookup(source, fields.service))
     service = service if isinstance(service, str) and service.strip() else None
     reasons: list[str] = []
-    stamp = _single(field_value(source, fields.timestamp))
+    stamp = _single(lookup(source, fields.timestamp))
     when = timestamp_ms(stamp)
     if stamp is None:
         reasons.append(f"no timestamp field {fields.timestamp!r}")
@@ -428,7 +413,7 @@ def record_from_hit(
         reasons.append(f"unparseable timestamp in {fields.timestamp!r}: {excerpt(repr(stamp), 80)}")
     elif not lo <= when < hi:
         reasons.append(f"timestamp {stamp!r} in {fields.timestamp!r} is outside the interval")
-    message = _single(field_value(source, fields.message))
+    message = _single(lookup(source, fields.message))
     if message is None:
         reasons.append(f"no message field {fields.message!r}")
     elif not isinstance(message, str):
@@ -437,7 +422,7 @@ def record_from_hit(
         reasons.append(f"no service field {fields.service!r}")
     if reasons:
         return Quarantined(origin, "; ".join(reasons), raw, service or "")
-    level = _single(field_value(source, fields.level))
+    level = _single(lookup(source, fields.level))
     return LogRecord(
         timestamp_ms=when,
         service=service,
