@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from aiops.demo_traces import shown
 from aiops.logs.miner import TemplateMiner
 from aiops.logs.window import STATE_FILE, STATE_NAME
 from aiops.registry import ModelRegistry
@@ -62,9 +63,12 @@ def print_logs(
         if incident["kind"] in INCIDENT_EVENTS:
             ok = _print_incident(store, incident, say) and ok
     found = [f for n in nights for f in stored_findings(store, n.start, n.end, source="logs")]
+    ledger = {row["fingerprint"]: row for row in store.read("issue_ledger")}
     for finding in found:
         say(f"      log finding (nightly): {finding['title']}")
         say(f"        {finding['suggestion']}")
+        row = ledger.get(finding["fingerprint"])
+        say(f"        issue: {shown(Path(row['url'])) if row else 'not filed'}")
     ok = ok and any(f["service"] == "catalog" for f in found)
     return ok
 
@@ -87,7 +91,7 @@ def _print_incident(store: Store, incident: dict[str, Any], say: Say) -> bool:
         f"      planted {incident['kind']}: {service} {event['signal']} anomaly from "
         f"{event['start']:%Y-%m-%d %H:%M}, with what {service}'s logs said that hour:"
     )
-    for item in event["context"]["logs"][:4]:
+    for item in event["context"]["logs"][:6]:
         seen = (
             f"{item['observed']:g} lines"
             if item["kind"] != "error_ratio"
@@ -96,7 +100,11 @@ def _print_incident(store: Store, incident: dict[str, Any], say: Say) -> bool:
         say(
             f"        {item['kind']:<12} {item['level'] or '-':<5} {_short(item['template']) or 'errors'} ({seen})"
         )
-        if item["kind"] == "new_template" and item["samples"]:
+        if (
+            item["kind"] == "new_template"
+            and item["level"] in ("ERROR", "FATAL")
+            and item["samples"]
+        ):
             say(f"          e.g. {_short(item['samples'][0], 110)}")
     return True
 

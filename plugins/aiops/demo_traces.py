@@ -70,7 +70,7 @@ def print_traces(
     edges, graph = stored_edges(store, start, end), graph_path(out, start)
     if graph.exists():  # drawn by the nightly's analyze_traces
         png = graph.with_suffix(".png").name
-        say(f"      dependency graph: {len(edges)} edges -> {_shown(graph)} and {png}")
+        say(f"      dependency graph: {len(edges)} edges -> {shown(graph)} and {png}")
     else:
         say("      dependency graph: not drawn")
         ok = False
@@ -95,21 +95,21 @@ def print_issues(store: Store, planted: list[dict[str, Any]], out: Path, say: Sa
     later = f", {comments} with a comment from a later night" if comments else ""
     say(
         f"      issues (dry run: the demo never calls GitHub): {len(ledger)} filed under "
-        f"{_shown(folder.root)}/{later}"
+        f"{shown(folder.root)}/{later}"
     )
     ok, repositories = True, {row["fingerprint"]: row["repository"] for row in ledger}
     for finding in planted:
         repository = repositories.get(finding["fingerprint"])
         path = folder.path_for(finding["fingerprint"], repository) if repository else None
         ok = ok and path is not None and path.exists()
-        shown = _shown(path) if path is not None and path.exists() else "MISSING (not filed)"
-        say(f"        planted {finding['kind']} -> {shown}")
+        where = shown(path) if path is not None and path.exists() else "MISSING (not filed)"
+        say(f"        planted {finding['kind']} -> {where}")
     for row in sorted(ledger, key=lambda r: (r["repository"], r["fingerprint"])):
         say(f"        {row['repository']:<24} {row['title']}")
     return ok
 
 
-def _shown(path: Path) -> str:
+def shown(path: Path) -> str:
     """The path relative to the working directory when it is under it (as the demo prints)."""
     try:
         return str(path.relative_to(Path.cwd()))

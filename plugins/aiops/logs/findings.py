@@ -11,6 +11,7 @@ template's ID, so the next nights comment on the same issue.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from aiops.catalog import LogSettings
@@ -20,7 +21,10 @@ from aiops.logs.miner import TemplateMiner
 from aiops.logs.records import ERROR_LEVELS
 from aiops.store import Store
 
-COMPANION_WINDOW = timedelta(minutes=15)  # other new templates "appearing together" with it
+COMPANION_WINDOW = timedelta(minutes=15)
+_VERSION = re.compile(
+    r"\bv?\d+\.\d+(?:\.\d+)+\b"
+)  # other new templates "appearing together" with it
 
 
 def lasting_error_findings(
@@ -64,13 +68,17 @@ def _finding(
     hours: int,
     lines: int,
 ) -> Finding:
-    companions = [
-        c.template
+    near = [
+        c
         for c in miner.clusters(service)
         if c.id != cluster.id
         and c.first_ms is not None
+        and c.samples
         and abs(_dt(c.first_ms) - first) <= COMPANION_WINDOW
     ]
+    # a line naming a version (a start-up line) says which change it came with; then closest
+    near.sort(key=lambda c: (not _VERSION.search(c.samples[0]), abs(c.first_ms - cluster.first_ms)))
+    companions = [c.samples[0] for c in near]
     since = f"{first:%Y-%m-%d %H:%M} UTC"
     numbers: dict[str, float | int | str] = {
         "template": cluster.template,
@@ -84,8 +92,7 @@ def _finding(
         numbers["appeared_with"] = companions[0]
     numbers.update({f"sample_{i + 1}": s for i, s in enumerate(cluster.samples)})
     together = (
-        f" It appeared together with `{companions[0]}`, so start with the change that logged "
-        "that line."
+        f" It first appeared within minutes of `{companions[0]}`: start with that change."
         if companions
         else ""
     )
