@@ -267,6 +267,10 @@ def test_the_nightly_finds_only_the_lasting_catalog_error(pipeline: Pipeline) ->
     )
     assert "warm-up aborted" in finding["title"]
     assert "since 2026-10-29 10:" in finding["title"]  # after the 10:30 rollout
+    # the start-up line that names the version is what points at the change
+    appeared_with = finding["finding"]["evidence"]["numbers"]["appeared_with"]
+    assert appeared_with.startswith("starting catalog version 2.0.0"), appeared_with
+    assert "starting catalog version 2.0.0" in finding["finding"]["suggestion"]
 
     pipeline.run(*CASCADE_NIGHT, findings=True)
     again = pipeline.interval_rows("findings", *CASCADE_NIGHT)

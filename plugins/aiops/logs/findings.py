@@ -21,10 +21,9 @@ from aiops.logs.miner import TemplateMiner
 from aiops.logs.records import ERROR_LEVELS
 from aiops.store import Store
 
-COMPANION_WINDOW = timedelta(minutes=15)
-_VERSION = re.compile(
-    r"\bv?\d+\.\d+(?:\.\d+)+\b"
-)  # other new templates "appearing together" with it
+COMPANION_WINDOW = timedelta(minutes=15)  # other new templates "appearing together" with it
+#: a version named in a line ("version 2.0.0", "release 7.1", "v2.3"); an IP is not one
+_VERSION = re.compile(r"\b(?:version|release)\s+v?\d+(?:\.\d+)+|\bv\d+\.\d+", re.IGNORECASE)
 
 
 def lasting_error_findings(
