@@ -90,5 +90,8 @@ def _alive(pid: int) -> bool:
     stat = Path(f"/proc/{pid}/stat")
     with contextlib.suppress(OSError, IndexError):
         if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            # it exited between the waitpid above and now: reap it if it is ours
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
             return False
     return True
