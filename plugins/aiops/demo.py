@@ -150,7 +150,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
         print_ingest(store, hours, _say)
         print_detection(store, manifest, hours, _say)
         _report_forecasts(store, store_url, world_dir, hours[-1].end)
-        print_logs(store, manifest, nights, env["AIOPS_MODELS"], out, _say)
+        print_logs(store, manifest, nights, env["AIOPS_MODELS"], _say)
         print_traces(store, manifest, nights[-1].start, nights[-1].end, out, _say)
     change = (
         "unchanged by this run (idempotent rerun)"

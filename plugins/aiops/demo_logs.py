@@ -35,7 +35,6 @@ def print_logs(
     manifest: dict[str, Any],
     nights: Sequence[_Interval],
     models: str,
-    out: Path,
     say: Say,
 ) -> bool:
     """Print the templates and the incidents' log context; whether every planted incident's

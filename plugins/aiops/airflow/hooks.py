@@ -10,6 +10,7 @@ from typing import Any
 from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
+from aiops.logs.records import LogSource
 from aiops.settings import aiops_home, resolve_store_url
 from aiops.sinks.dry_run import DryRunSink
 from aiops.sinks.github import DEFAULT_BASE_URL, GitHubClient, GitHubTracker
@@ -198,7 +199,7 @@ def metric_source(prometheus_conn_id: str = PrometheusHook.default_conn_name) ->
     return PrometheusSignalSource(PrometheusHook(prometheus_conn_id).get_conn())
 
 
-def log_source(log_format: str, es_conn_id: str = ElasticsearchHook.default_conn_name):
+def log_source(log_format: str, es_conn_id: str = ElasticsearchHook.default_conn_name) -> LogSource:
     """Elasticsearch from its connection, unless AIOPS_LOGS_DIR points at log files (plain
     files in `log_format`, JSON lines by their extension)."""
     from aiops.sources.log_files import LogFileSource

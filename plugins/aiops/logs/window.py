@@ -99,8 +99,8 @@ def mine_window(
     settings: LogSettings,
     state_version: str | None = None,
 ) -> MinedWindow:
-    """Mine [since, end) hour by hour; templates first seen in [start, end) are `new` when
-    their service had been mined for `min_history_hours` before them."""
+    """Mine [since, end), reading at most a day per call; templates first seen in [start,
+    end) are `new` when their service had been mined for `min_history_hours` before them."""
     out = MinedWindow(miner=miner, mined_from=since, state_version=state_version)
     bucket_ms = settings.bucket_minutes * 60_000
     start_ms = _ms(start)
