@@ -3,7 +3,9 @@ silence, new templates, error ratio); validate the interval's metrics, score the
 newest good baselines, and upsert debounced anomaly events ("no data" included) carrying the
 same service's log anomalies as context; forecast every signal from the
 interval's end and upsert the predictions the KEDA scaler serves and the predicted SLO
-breaches. Time comes from the data interval only, so a backfilled hour gives the events
+breaches; then group the hour's metric, log and predictive events into incidents (close in
+time, connected in the trace-derived dependency map) and rank each one's likely root cause.
+Time comes from the data interval only, so a backfilled hour gives the events
 and forecasts the live run gave.
 """
 
@@ -55,11 +57,22 @@ def aiops_hourly():
         ctx = get_current_context()
         return tasks.predict_shard(shard, ctx["data_interval_start"], ctx["data_interval_end"])
 
+    # correlation reads whatever the hour's other tasks stored, even when one of them failed
+    @task(trigger_rule="all_done")
+    def correlate() -> dict:
+        from aiops.airflow import tasks
+
+        ctx = get_current_context()
+        return tasks.correlate_window(ctx["data_interval_start"], ctx["data_interval_end"])
+
     shards = plan_shards()
+    logs = mine_logs()
     scored = score_shard.expand(shard=shards)
-    mine_logs() >> scored
+    predicted = predict_shard.expand(shard=shards)
+    logs >> scored
     report(scored)
-    report.override(task_id="report_predictions")(predict_shard.expand(shard=shards))
+    report.override(task_id="report_predictions")(predicted)
+    [logs, scored, predicted] >> correlate()
 
 
 aiops_hourly()

@@ -8,7 +8,9 @@ so retraining a night rewrites that night's version and nothing else. The trace 
 one task (the map needs every trace of the day; traces stream through it), in the
 `aiops_jaeger` pool; its results are replaced per day. The day's logs are mined (from the
 template state the hourly runs left) and every new error template that lasted becomes a
-finding. The day's findings are then filed as
+finding, and each of the day's incidents (as the hourly runs left it) becomes one, with the
+day's alert volume (raw anomalous points -> events -> incidents). The day's findings are then
+filed as
 GitHub issues (`github_default`; without a token, as files under out/issues): one run at a
 time (max_active_runs=1) keeps the writes serial, and the issue ledger makes a rerun or a
 backfill of a filed night write nothing.
@@ -71,8 +73,17 @@ def aiops_nightly():
             context["data_interval_start"], context["data_interval_end"], findings=True
         )
 
+    @task
+    def summarize_incidents() -> dict:
+        from aiops.airflow import tasks
+
+        context = get_current_context()
+        return tasks.summarize_incident_window(
+            context["data_interval_start"], context["data_interval_end"]
+        )
+
     report(train_shard.expand(shard=plan_shards()))
-    [analyze_traces(), analyze_logs()] >> file_issues()
+    [analyze_traces(), analyze_logs(), summarize_incidents()] >> file_issues()
 
 
 aiops_nightly()

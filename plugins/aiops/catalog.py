@@ -191,12 +191,32 @@ class LogSettings(_Model):
     new_within_days: float = Field(7, gt=0, description="templates younger than this are new")
 
 
+class IncidentSettings(_Model):
+    """How anomaly events become incidents and how their root cause is ranked
+    (aiops.incidents)."""
+
+    window_minutes: float = Field(
+        15, ge=0, description="gap two related events may leave between them"
+    )
+    max_hops: int = Field(1, ge=1, description="calls apart two services of one incident may be")
+    map_max_age_days: float = Field(
+        7, gt=0, description="oldest trace window whose dependency map is still used"
+    )
+    without_map: Literal["time", "service"] = Field(
+        "time", description="with no map: group by time alone, or keep services apart"
+    )
+    min_events_for_issue: int = Field(
+        2, ge=1, description="incidents with fewer events are recorded but not filed"
+    )
+
+
 class Catalog(_Model):
     version: Literal[1]
     defaults: Defaults
     services: dict[str, Service] = Field(min_length=1)
     issues: IssueSettings = IssueSettings()
     logs: LogSettings = LogSettings()
+    incidents: IncidentSettings = IncidentSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Catalog:

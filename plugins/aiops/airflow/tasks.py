@@ -262,3 +262,46 @@ def mine_log_window(start: datetime, end: datetime, findings: bool = False) -> d
         log.info("  %s %s %s %s", row["service"], row["kind"], row["template_id"] or "-",
                  row["template"][:120])  # fmt: skip
     return totals
+
+
+def correlate_window(start: datetime, end: datetime) -> dict[str, Any]:
+    """Hourly, after scoring, logs and forecasts: group the interval's events into incidents
+    with ranked root causes, continuing the previous hour's incident IDs."""
+    from aiops.incidents.pipeline import correlate_window as correlate
+    from aiops.incidents.pipeline import store_incidents
+
+    start, end = utc(start), utc(end)
+    settings = load_catalog().incidents
+    with Store.open(store_url()) as store:
+        correlation = correlate(store, start, end, settings)
+        store_incidents(store, correlation, start, end)
+    totals = correlation.totals()
+    log.info("incidents [%s, %s) with the map of %s: %s", start.isoformat(), end.isoformat(),
+             correlation.graph_window or "(no map)", totals)  # fmt: skip
+    for incident in correlation.incidents:
+        log.info("  %s %s %s", incident.incident_id, incident.status, incident.title)
+        log.info("    %s", incident.summary)
+    return totals
+
+
+def summarize_incident_window(start: datetime, end: datetime) -> dict[str, Any]:
+    """Nightly: the day's incidents (each as its newest hour saw it) stored as findings for
+    the issue sink, and the day's alert-volume figure."""
+    from aiops.findings.model import finding_row
+    from aiops.incidents.pipeline import latest_incidents
+    from aiops.incidents.report import alert_volume, incident_finding
+
+    start, end = utc(start), utc(end)
+    settings = load_catalog().incidents
+    window = {"interval_start": start, "interval_end": end}
+    with Store.open(store_url()) as store:
+        rows = latest_incidents(store, start, end)
+        volume = alert_volume(rows, start, end)
+        store.upsert("alert_volume", [volume])
+        filed = [
+            incident_finding(r) for r in rows if len(r["events"]) >= settings.min_events_for_issue
+        ]
+        store.replace("findings", [{**window, **finding_row(f.to_json())} for f in filed],
+                      **window, source="incidents")  # fmt: skip
+    log.info("incidents of [%s, %s): %s", start.isoformat(), end.isoformat(), volume)
+    return {"incidents": len(rows), "findings": len(filed), "events": volume["events"]}

@@ -303,3 +303,51 @@ log_quarantine = Table(
     Column("reason", Text, nullable=False),
     Column("raw", Text, nullable=False),
 )
+
+# One incident as the hourly run of an interval saw it: the events that are one problem
+# (grouped by time and the dependency map), its ranked root-cause candidates, the causal
+# chain and the events themselves. A row per (interval, incident), so a rerun of an hour
+# rewrites that hour's view and the next hour's view of the same incident (same ID) is kept
+# beside it; the newest row is the incident's current state.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("interval_start", UTCDateTime, primary_key=True),
+    Column("interval_end", UTCDateTime, primary_key=True),
+    Column("incident_id", String, primary_key=True),  # stable across the hours it spans
+    Column("start", UTCDateTime, nullable=False),
+    Column("end", UTCDateTime, nullable=False),
+    Column("status", String, nullable=False),  # "open" | "resolved"
+    Column("severity", String, nullable=False),
+    Column("root_service", String, nullable=False),  # the first-ranked candidate
+    Column("root_signal", String, nullable=False),
+    Column("root_score", Float, nullable=False),
+    Column("method", String, nullable=False),  # random_walk | onset_order | single_service
+    Column("confidence", Float, nullable=False),
+    Column("services", JSONList, nullable=False),
+    Column("metric_events", Integer, nullable=False),
+    Column("log_events", Integer, nullable=False),
+    Column("predictive_events", Integer, nullable=False),
+    Column("points", Integer, nullable=False),  # raw anomalous points behind its events
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("graph_window", String, nullable=False),  # the trace map used ("" without one)
+    Column("ranking", JSONDoc, nullable=False),  # candidates with score parts, chain, note
+    Column("events", JSONList, nullable=False),  # the member events (IncidentEvent JSON)
+)
+
+# How much correlation saved people from reading, per day (the nightly interval): raw
+# anomalous points -> events -> incidents.
+alert_volume = Table(
+    "alert_volume",
+    metadata,
+    Column("interval_start", UTCDateTime, primary_key=True),
+    Column("interval_end", UTCDateTime, primary_key=True),
+    Column("points", Integer, nullable=False),
+    Column("metric_events", Integer, nullable=False),
+    Column("log_events", Integer, nullable=False),
+    Column("predictive_events", Integer, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("incidents", Integer, nullable=False),
+    Column("multi_service_incidents", Integer, nullable=False),
+)
