@@ -57,6 +57,7 @@ KIND_LABELS: dict[str, str] = {
     "single_point_of_failure": "single point of failure",
     "dependency_cycle": "cycle",
     "error_hotspot": "errors start here",
+    "incident": "incident",
 }
 
 

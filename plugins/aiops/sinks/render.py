@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from aiops.findings.model import Finding, Safety, kind_label
 from aiops.pii import mask_pii
+from aiops.sinks import render_incident as incident
 from aiops.traces.suggest import batched_statement
 
 TITLE_MAX = 99  # "under 100 characters"
@@ -52,6 +53,7 @@ _LABELS = {  # evidence keys whose generic label ("Time in loop (p50)") would re
     "dependents": "Dependent services",
     "share_of_requests": "Share of requests passing through",
     "instrumented": "Has its own spans",
+    **incident.LABELS,
 }
 _WHY = {  # why the kind of problem matters, one sentence after the title
     "n_plus_one": "Each item costs a round trip where one batched call would do.",
@@ -64,6 +66,7 @@ _WHY = {  # why the kind of problem matters, one sentence after the title
     "error_hotspot": "Callers pass these errors up, so fixing them here fixes them everywhere.",
     "new_error_template": "An error logged every hour since a change is a defect, not noise, "
     "and it raises the error ratio every alert on this service is judged by.",
+    "incident": incident.WHY,
 }
 _SAFETY = {
     Safety.SAFE: "reversible and bounded, so it could be automated",
@@ -131,7 +134,7 @@ def render_comment(finding: Finding, *, interval: tuple[datetime, datetime]) -> 
     sections = [
         f"**Seen again {_lower(when_text(interval))}**: {_how_much(finding)}.",
         _table(finding),
-        _examples(finding).replace("## ", "", 1).replace("\n\n", ":\n\n", 1),
+        re.sub(r"(?m)^## (.+)\n\n", r"\1:\n\n", _examples(finding)),  # headings as lead-ins
         f"Interval: `{interval_text(interval)}` (UTC)",
         MARKER.format(fingerprint),
     ]
@@ -223,6 +226,8 @@ def _how_much(f: Finding) -> str:
     i = f.impact
     if f.source == "logs":
         return f"{_count(i.requests_affected)} log lines"
+    if incident.is_incident(f):
+        return incident.how_much(f)
     text = f"{_count(i.requests_affected)} sampled requests"
     if i.requests_per_day is not None:
         text += f" (about {_count(round(i.requests_per_day))} requests/day)"
@@ -237,11 +242,14 @@ def _table(f: Finding) -> str:
     numbers, i = f.evidence.numbers, f.impact
     rows = [
         (_label(k), _value(k, v))
-        for k, v in numbers.items()
-        if v not in ("", None) and not k.startswith(SAMPLE_PREFIX)
+        for k, v in (incident.ordered(numbers) if incident.is_incident(f) else numbers.items())
+        if v not in ("", None)
+        and not k.startswith(SAMPLE_PREFIX)
+        and not (incident.is_incident(f) and incident.list_key(k))
     ]
     if f.source == "logs":
         rows.append(("Log lines", _count(i.requests_affected)))
+    if f.source in ("logs", incident.SOURCE):  # counted in their own units, not requests
         cells = ["| " + " | ".join(c.replace("|", r"\|") for c in row) + " |" for row in rows]
         return "\n".join(["| Metric | Value |", "| --- | --- |", *cells])
     if i.ms_per_request:
@@ -259,7 +267,9 @@ def _table(f: Finding) -> str:
 
 
 def _examples(f: Finding) -> str:
-    """Example traces, or for a log finding its sample lines (PII-masked, as code)."""
+    """Example traces; a log finding's sample lines (PII-masked, as code); an incident's lists."""
+    if incident.is_incident(f):
+        return incident.sections(f, _text)
     if f.source != "logs":
         return "## Example traces\n\n" + _traces(f)
     samples = [v for k, v in f.evidence.numbers.items() if k.startswith(SAMPLE_PREFIX)]
