@@ -37,6 +37,8 @@ def results_digest(
         rows += store.read("quarantine", interval_start=h.start, interval_end=h.end)
     for n in [*hours, *nights]:
         rows += store.read("log_anomalies", interval_start=n.start, interval_end=n.end)
+        rows += store.read("incidents", interval_start=n.start, interval_end=n.end)
+        rows += store.read("alert_volume", interval_start=n.start, interval_end=n.end)
     for h in hours:
         rows += store.read("predictions", at_least={"target_time": h.end}, generated_at=h.end)
         rows += store.read("predictive_alerts", generated_at=h.end)
