@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
+from aiops.demo_traces import shown
+from aiops.findings.model import fingerprint
 from aiops.incidents.events import signal_label
 from aiops.incidents.incident import lag_text
 from aiops.incidents.pipeline import latest_incidents
@@ -113,4 +116,11 @@ def _check_cascade(
             f"{best['incident_id']} ranks {root} #{ranked.index(root) + 1} of {len(ranked)}; "
             f"symptoms {', '.join(symptoms)} ({len(planted & set(symptoms))} of the "
             f"{len(planted)} planted; {len(holding)} incident{'s hold' if len(holding) > 1 else ' holds'} {root})"
+        )
+        fp = fingerprint(
+            "incidents", "incident", ranked[0], "", {"incident_id": best["incident_id"]}
+        )
+        filed = {row["fingerprint"]: row for row in store.read("issue_ledger")}.get(fp)
+        say(
+            f"        issue: {shown(Path(filed['url'])) if filed else 'not filed (yet: the night after its day files it)'}"
         )

@@ -51,7 +51,11 @@ class Incident:
         signal = signal_label(root.signal)
         others = len(self.services) - 1
         if others <= 0:
-            return f"{root.service} {signal} anomaly at {self.start:%Y-%m-%d %H:%M} UTC"
+            if root.signal.startswith("forecast "):
+                what = f"{signal.removeprefix('forecast ')} forecast to cross its threshold"
+            else:
+                what = signal if root.signal.startswith("log ") else f"{signal} anomaly"
+            return f"{root.service} {what} at {self.start:%Y-%m-%d %H:%M} UTC"
         return (
             f"{root.service} {signal} likely caused anomalies in {others} more "
             f"service{'s' if others > 1 else ''} at {self.start:%m-%d %H:%M} UTC"
