@@ -297,7 +297,10 @@ def test_anomaly_events_get_the_log_anomalies_of_their_service(pipeline: Pipelin
     quiet = {**spike, "service": "inventory"}
 
     with Store.open(pipeline.url) as store:
-        out = with_log_context(store, [spike, no_data, quiet])
+        out = with_log_context(store, [spike, no_data, quiet], until=utc(2026, 10, 31, 16))
+        # no look-ahead: before the hour's row ended (and the day's nightly row), nothing
+        early = with_log_context(store, [spike], until=utc(2026, 10, 31, 15, 30))
+    assert "logs" not in early[0]["context"]
 
     logs = out[0]["context"]["logs"]
     assert logs[0]["kind"] == "new_template" and logs[0]["level"] == "ERROR"

@@ -103,7 +103,7 @@ def score_shard(shard: list[str], start: datetime, end: datetime) -> dict[str, A
             outcome = score_service(
                 source, catalog, service, start, end, registry, open_events, settings
             )
-            store.upsert("anomaly_events", with_log_context(store, outcome.events))
+            store.upsert("anomaly_events", with_log_context(store, outcome.events, until=end))
             totals["quarantined"] += quarantine(store, outcome.quarantined, start, end)
             totals["services"] += 1
             totals["events"] += sum(1 for e in outcome.events if e["kind"] == "anomaly")

@@ -6,7 +6,7 @@ error-ratio spike without a second query."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiops.store import Store
@@ -18,9 +18,15 @@ _ORDER = {"new_template": 0, "error_ratio": 1, "silence": 2, "spike": 3, "drop":
 _TINY = timedelta(microseconds=1)
 
 
-def with_log_context(store: Store, events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def with_log_context(
+    store: Store, events: Iterable[dict[str, Any]], *, until: datetime
+) -> list[dict[str, Any]]:
     """The events, each anomaly's `context["logs"]` set from the stored log anomalies (other
-    context keys kept); events without overlapping log anomalies come back unchanged."""
+    context keys kept); events without overlapping log anomalies come back unchanged.
+
+    Only log anomalies of intervals that ended by `until` (the scoring run's end) are read:
+    a nightly row of the same day ends later, and reading it would make a backfilled hour
+    differ from the live one, which ran before that night."""
     out = []
     for event in events:
         if event.get("kind") != "anomaly":
@@ -29,7 +35,7 @@ def with_log_context(store: Store, events: Iterable[dict[str, Any]]) -> list[dic
         rows = store.read(
             "log_anomalies", service=event["service"],
             at_least={"interval_end": event["start"] + _TINY},
-            at_most={"interval_start": event["end"] - _TINY},
+            at_most={"interval_start": event["end"] - _TINY, "interval_end": until},
         )  # fmt: skip
         items = log_items(rows)
         context = {k: v for k, v in (event.get("context") or {}).items() if k != "logs"}
