@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from aiops.llm.config import LlmSettings
 from aiops.units import parse_bytes, parse_duration_seconds, parse_number
 
 SIGNAL_NAMES = ("request_rate", "error_ratio", "latency_p95", "cpu", "memory")
@@ -217,6 +218,7 @@ class Catalog(_Model):
     issues: IssueSettings = IssueSettings()
     logs: LogSettings = LogSettings()
     incidents: IncidentSettings = IncidentSettings()
+    llm: LlmSettings = LlmSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Catalog:

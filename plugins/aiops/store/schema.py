@@ -351,3 +351,53 @@ alert_volume = Table(
     Column("incidents", Integer, nullable=False),
     Column("multi_service_incidents", Integer, nullable=False),
 )
+
+# What the language model wrote for one finding of an interval, or why it did not (no key,
+# over budget, an API error, invalid output twice): the issue renders it next to the
+# evidence. Replaced per interval, so a rerun (answered from the cache) writes the same rows.
+narratives = Table(
+    "narratives",
+    metadata,
+    Column("interval_start", UTCDateTime, primary_key=True),
+    Column("interval_end", UTCDateTime, primary_key=True),
+    Column("fingerprint", String, primary_key=True),
+    Column("use", String, nullable=False),  # "explain" (trace findings) | "narrate" (incidents)
+    Column("status", String, nullable=False),  # "generated" | "rule_based"
+    Column("reason", Text, nullable=False),  # why rule-based ("" when generated)
+    Column("model", String, nullable=False),  # "" when rule-based
+    Column("content", JSONDoc, nullable=False),  # the validated structured answer
+    Column("prompt_hash", String, nullable=False),
+)
+
+# Answers reused while fresh: keyed by the model and the hash of exactly what was sent for
+# one item (system prompt, tool schema, the item's masked text), so an unchanged finding
+# costs nothing the next night. `created_at` is the data-interval end of the run that paid
+# for it; freshness is measured against the asking run's interval end, not the wall clock.
+llm_cache = Table(
+    "llm_cache",
+    metadata,
+    Column("model", String, primary_key=True),
+    Column("prompt_hash", String, primary_key=True),
+    Column("task", String, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("content", JSONDoc, nullable=False),
+)
+
+# Every Messages API call made (and every call skipped for the budget): an audit of real
+# spending, appended, never replaced (a rerun that pays again must count against the day).
+# `day` is the data interval's UTC day the budget is charged to; `run` names the task and
+# interval; `seq` orders the run's calls.
+llm_usage = Table(
+    "llm_usage",
+    metadata,
+    Column("day", String, primary_key=True),  # "2026-10-30"
+    Column("run", String, primary_key=True),  # "narrate [2026-10-30T00:00:00Z, ...)"
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("task", String, nullable=False),
+    Column("model", String, nullable=False),
+    Column("outcome", String, nullable=False),  # ok | invalid | error | over_budget
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("detail", Text, nullable=False),
+)
