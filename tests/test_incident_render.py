@@ -26,7 +26,8 @@ DAY = (datetime(2025, 10, 30, tzinfo=UTC), datetime(2025, 10, 31, tzinfo=UTC))
 NEXT_DAY = (DAY[1], datetime(2025, 11, 1, tzinfo=UTC))
 T0 = datetime(2025, 10, 30, 13, 10, tzinfo=UTC)
 SECTIONS = ["## Evidence", "## Root-cause candidates", "## How it spread", "## Events",
-            "## Suggested fix", "## How this was detected"]  # fmt: skip
+            "## What happened (rule-based)", "## Suggested fix",
+            "## How this was detected"]  # fmt: skip
 LABELS = {"Likely root cause", "How it was ranked", "First anomaly", "Duration",
           "Services affected", "Events", "Raw anomalous points", "Incident"}  # fmt: skip
 LISTS = ("Root-cause candidates", "How it spread", "Events")

@@ -25,7 +25,8 @@ from aiops.traces.analyze import analyze_traces
 DAY = (datetime(2025, 10, 30, tzinfo=UTC), datetime(2025, 10, 31, tzinfo=UTC))
 NEXT_DAY = (DAY[1], datetime(2025, 11, 1, tzinfo=UTC))
 LONG = "SELECT id, sku, name, description, price_cents, currency, first_name || ' ' || last_name"
-SECTIONS = ["## Evidence", "## Example traces", "## Suggested fix", "## How this was detected"]
+SECTIONS = ["## Evidence", "## Example traces", "## Explanation and suggested change (rule-based)",
+            "## Suggested fix", "## How this was detected"]  # fmt: skip
 
 
 def _n_plus_one(tb: TraceBuilder, i: int) -> None:

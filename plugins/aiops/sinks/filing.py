@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from aiops.catalog import Catalog
 from aiops.findings.model import Finding
+from aiops.findings.narrative import Narrative
 from aiops.sinks.dry_run import DryRunSink
 from aiops.sinks.ledger import LedgerEntry, read_ledger, write_ledger
 from aiops.sinks.render import interval_text, render_comment, render_issue
@@ -85,13 +86,15 @@ def file_findings(
     catalog: Catalog,
     *,
     graph: str | None = None,
+    narratives: Mapping[str, Narrative] | None = None,
 ) -> FilingReport:
     """File ``findings`` of ``interval`` ([start, end), aware) with ``tracker``, recording what
-    was done in ``store``'s issue ledger; ``graph`` is a dependency picture to link."""
+    was done in ``store``'s issue ledger; ``graph`` is a dependency picture to link;
+    ``narratives`` (by fingerprint) go into new issues."""
     interval_text(interval)  # validates it
-    run = _Run(tracker, store, catalog, interval, graph)
+    run = _Run(tracker, store, catalog, interval, graph, dict(narratives or {}))
     writes_before = tracker.writes
-    ordered = sorted(findings, key=lambda f: (-_cost(f), f.fingerprint))
+    ordered = filing_order(findings)
     outcomes, stopped, broken = [], None, {}
     for finding in ordered:
         fp = finding.fingerprint
@@ -130,6 +133,7 @@ class _Run:
     catalog: Catalog
     interval: tuple[datetime, datetime]
     graph: str | None
+    narratives: dict[str, Narrative] = field(default_factory=dict)
     created: int = 0
     ledger: dict[tuple[str, str], LedgerEntry] = field(default_factory=dict)
     _listed: dict[tuple[str, str], dict[str, IssueRef]] = field(default_factory=dict)
@@ -186,6 +190,7 @@ class _Run:
             labels=[*settings.labels, *(service.issue_labels if service else [])],
             bot_label=settings.bot_label,
             graph=self.graph,
+            narrative=self.narratives.get(fp),
         )
         try:
             ref = self.tracker.create(issue)
@@ -240,6 +245,12 @@ class _Run:
     def _record(self, entry: LedgerEntry) -> None:
         write_ledger(self.store, [entry])
         self.ledger[entry.key] = entry
+
+
+def filing_order(findings: Iterable[Finding]) -> list[Finding]:
+    """Costliest first (time per request x requests), then by fingerprint: the order new
+    issues are created in, up to the run's cap."""
+    return sorted(findings, key=lambda f: (-_cost(f), f.fingerprint))
 
 
 def _cost(finding: Finding) -> float:

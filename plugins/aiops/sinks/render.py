@@ -16,8 +16,10 @@ from datetime import UTC, datetime, time, timedelta
 from urllib.parse import quote, urlsplit
 
 from aiops.findings.model import Finding, Safety, kind_label
+from aiops.findings.narrative import Narrative
 from aiops.pii import mask_pii
 from aiops.sinks import render_incident as incident
+from aiops.sinks.render_narrative import narrative_section
 from aiops.traces.suggest import batched_statement
 
 TITLE_MAX = 99  # "under 100 characters"
@@ -97,9 +99,11 @@ def render_issue(
     labels: Iterable[str] = (),
     bot_label: str = "aiops",
     graph: str | None = None,
+    narrative: Narrative | None = None,
 ) -> RenderedIssue:
     """The issue for ``finding`` in ``repository``, about the data in ``interval`` ([start,
-    end), aware datetimes); ``graph`` is a path or URL of a dependency graph to link."""
+    end), aware datetimes); ``graph`` is a path or URL of a dependency graph to link;
+    ``narrative`` is what a language model wrote about it (aiops.llm), or why nothing."""
     if not _REPO.match(repository):
         raise ValueError(f"render_issue: repository must be 'owner/repo', got {repository!r}")
     if not bot_label.strip():
@@ -112,6 +116,7 @@ def render_issue(
         " ".join(part for part in summary if part),
         "## Evidence\n\n" + _table(finding),
         _examples(finding),
+        narrative_section(finding, narrative, _text),
         "## Suggested fix\n\n" + _fix(finding),
         "## How this was detected\n\n" + _detected(finding, fingerprint, when, graph),
         MARKER.format(fingerprint),
@@ -120,7 +125,7 @@ def render_issue(
     names = (name.strip() for name in (*labels, bot_label, kind))
     return RenderedIssue(
         title=short_title(finding.title),
-        body="\n\n".join(sections) + "\n",
+        body="\n\n".join(s for s in sections if s) + "\n",
         labels=tuple(dict.fromkeys(name for name in names if name)),
         fingerprint=fingerprint,
         repository=repository,

@@ -97,6 +97,19 @@ def items(numbers: Mapping[str, object], prefix: str) -> list[object]:
     return [value for _, value in sorted(found, key=lambda kv: kv[0])]
 
 
+def evidence_items(finding: Finding) -> list[tuple[str, str, str]]:
+    """(id, label, text) for each evidence value, in the issue's order: the plain keys, then
+    the candidates, the spread and the events, by number."""
+    numbers = finding.evidence.numbers
+    plain = [(k, v) for k, v in ordered(numbers)
+             if not list_key(k) and v not in ("", None)]  # fmt: skip
+    labelled = [(LABELS.get(k, k.replace("_", " ")), str(v)) for k, v in plain]
+    for prefix, label in (("candidate_", "Candidate"), ("spread_", "Spread"), ("event_", "Event")):
+        values = items(numbers, prefix)
+        labelled += [(f"{label} {n}", str(v)) for n, v in enumerate(values, 1)]
+    return [(f"E{n}", label, text) for n, (label, text) in enumerate(labelled, 1)]
+
+
 def _inline(escaped: str) -> str:
     """An escaped value kept inside its list item: a leading `#`, `-`, `+`, `=` or `1.`
     would open a heading or a nested list, so its marker is backslash-escaped."""
