@@ -9,11 +9,12 @@ one task (the map needs every trace of the day; traces stream through it), in th
 `aiops_jaeger` pool; its results are replaced per day. The day's logs are mined (from the
 template state the hourly runs left) and every new error template that lasted becomes a
 finding, and each of the day's incidents (as the hourly runs left it) becomes one, with the
-day's alert volume (raw anomalous points -> events -> incidents). The day's findings are then
-filed as
-GitHub issues (`github_default`; without a token, as files under out/issues): one run at a
-time (max_active_runs=1) keeps the writes serial, and the issue ledger makes a rerun or a
-backfill of a filed night write nothing.
+day's alert volume (raw anomalous points -> events -> incidents). Where an Anthropic key and
+the day's LLM budget allow, trace findings get a generated explanation and incidents a
+narrative citing their evidence (else rule-based text saying why). The day's findings are
+then filed as GitHub issues (`github_default`; without a token, as files under out/issues):
+one run at a time (max_active_runs=1) keeps the writes serial, and the issue ledger makes a
+rerun or a backfill of a filed night write nothing.
 """
 
 from __future__ import annotations
@@ -82,8 +83,16 @@ def aiops_nightly():
             context["data_interval_start"], context["data_interval_end"]
         )
 
+    @task
+    def narrate_findings() -> dict:
+        from aiops.airflow import tasks
+
+        context = get_current_context()
+        return tasks.narrate_window(context["data_interval_start"], context["data_interval_end"])
+
     report(train_shard.expand(shard=plan_shards()))
-    [analyze_traces(), analyze_logs(), summarize_incidents()] >> file_issues()
+    found = [analyze_traces(), analyze_logs(), summarize_incidents()]
+    found >> narrate_findings() >> file_issues()
 
 
 aiops_nightly()

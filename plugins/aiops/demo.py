@@ -17,6 +17,7 @@ from typing import Any
 
 from aiops import promserver
 from aiops.demo_incidents import print_incidents
+from aiops.demo_llm import print_narratives
 from aiops.demo_logs import print_logs
 from aiops.demo_report import print_detection, print_ingest, results_digest
 from aiops.demo_traces import print_traces
@@ -46,7 +47,7 @@ class Interval:
 #: A night that only maps: the trace analysis (and log mining, incident summary) of a day
 #: without retraining or filing, so the next day's hour has the map a live system would
 #: have had. Airflow marks the matching tasks successful without running them.
-MAP_ONLY = "^train_shard$|^report$|^file_issues$"
+MAP_ONLY = "^train_shard$|^report$|^narrate_findings$|^file_issues$"
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
         _report_forecasts(store, store_url, world_dir, hours[-1].end)
         print_logs(store, manifest, nights, env["AIOPS_MODELS"], _say)
         print_traces(store, manifest, nights[-1].start, nights[-1].end, out, _say)
+        print_narratives(store, nights, _say)
     change = (
         "unchanged by this run (idempotent rerun)"
         if before == after

@@ -30,7 +30,13 @@ def results_digest(
     """One digest over every row the demo's intervals produced: equal digests, equal results."""
     rows: list[dict[str, Any]] = []
     for n in nights:
-        for table in ("trace_runs", "dependency_edges", "findings", "trace_quarantine"):
+        for table in (
+            "trace_runs",
+            "dependency_edges",
+            "findings",
+            "trace_quarantine",
+            "narratives",
+        ):
             rows += store.read(table, interval_start=n.start, interval_end=n.end)
     for h in hours:
         rows += store.read("series_summary", interval_start=h.start, interval_end=h.end)

@@ -285,3 +285,31 @@ def connection_url(uri: str) -> str:
     parts = urlsplit(uri)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "__extra__"]
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class AnthropicHook(BaseHook):
+    """`anthropic_default`: the API key in the password field, an optional base URL in host
+    (a gateway or proxy in front of the API). Without the connection, ANTHROPIC_API_KEY and
+    ANTHROPIC_BASE_URL are read from the environment. Timeouts, retries and the budget are
+    the catalog's `llm:` section, not the connection's."""
+
+    conn_name_attr = "anthropic_conn_id"
+    default_conn_name = "anthropic_default"
+    conn_type = "anthropic"
+    hook_name = "Anthropic"
+
+    def __init__(self, anthropic_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.anthropic_conn_id = anthropic_conn_id
+
+    def get_conn(self) -> tuple[str | None, str | None]:
+        """(api key or None, base URL or None); the gateway makes the client."""
+        try:
+            conn = self.get_connection(self.anthropic_conn_id)
+        except AirflowNotFoundException:
+            conn = None
+        key = (conn.password if conn else None) or os.environ.get("ANTHROPIC_API_KEY") or None
+        base = (conn.host if conn else None) or os.environ.get("ANTHROPIC_BASE_URL") or None
+        if base and "://" not in base:
+            base = f"https://{base}"
+        return key, base

@@ -185,6 +185,7 @@ def file_issue_window(start: datetime, end: datetime) -> dict[str, Any]:
     without a token, as files under out/issues. Fails after filing what it could when any
     repository failed, so Airflow's retry picks up the rest (the ledger skips what is done)."""
     from aiops.findings.model import Finding
+    from aiops.llm.pipeline import read_narratives
     from aiops.sinks.filing import file_findings, file_summary, graph_link
     from aiops.traces.pipeline import graph_path
 
@@ -198,6 +199,7 @@ def file_issue_window(start: datetime, end: datetime) -> dict[str, Any]:
             findings, (start, end), tracker, store, catalog,
             graph=graph_link(tracker, graph_path(aiops_home(), start), catalog.issues.graph_url,
                              start.date()),
+            narratives=read_narratives(store, start, end),
         )  # fmt: skip
     log.info("issues [%s, %s): %s", start.isoformat(), end.isoformat(), file_summary(report))
     for outcome in report.outcomes:
@@ -209,6 +211,32 @@ def file_issue_window(start: datetime, end: datetime) -> dict[str, Any]:
             + "; ".join(report.errors)
         )
     return {"sink": report.sink, "writes": report.writes, **report.counts()}
+
+
+def narrate_window(start: datetime, end: datetime) -> dict[str, Any]:
+    """Nightly, before filing: the interval's trace findings explained and its incidents
+    narrated by the language model where a key, the budget and the cache allow; rule-based
+    rows, with the reason, everywhere else. Never fails for the model's sake."""
+    from aiops.airflow.hooks import AnthropicHook
+    from aiops.findings.model import Finding
+    from aiops.llm.pipeline import narrate_window as narrate
+    from aiops.llm.session import open_gateway
+    from aiops.sinks.render import interval_text
+
+    start, end = utc(start), utc(end)
+    catalog = load_catalog()
+    api_key, base_url = AnthropicHook().get_conn()
+    window = {"interval_start": start, "interval_end": end}
+    with Store.open(store_url()) as store:
+        gateway, cache = open_gateway(
+            store, catalog.llm, run=f"narrate {interval_text((start, end))}", day=start.date(),
+            now=end, api_key=api_key, base_url=base_url,
+        )  # fmt: skip
+        findings = [Finding.from_json(r["finding"]) for r in store.read("findings", **window)]
+        rows = narrate(store, findings, gateway, cache, catalog, start, end)
+        store.replace("narratives", rows, **window)
+    log.info("narratives [%s, %s): %s", start.isoformat(), end.isoformat(), gateway.totals.line())
+    return {"narratives": len(rows), **gateway.totals.to_json()}
 
 
 #: Hourly state versions kept: a rerun or backfill up to 8 days back finds the state it

@@ -1,0 +1,33 @@
+"""What `aiops demo` prints about the narratives: which sections were generated or rule-based
+and why, what the model cost, and how to see what would be sent."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from aiops.store import Store
+
+Say = Callable[[str], None]
+
+
+def print_narratives(store: Store, nights: Sequence, say: Say) -> None:
+    rows = [r for n in nights
+            for r in store.read("narratives", interval_start=n.start, interval_end=n.end)]  # fmt: skip
+    if not rows:
+        return
+    generated = Counter(r["use"] for r in rows if r["status"] == "generated")
+    reasons = Counter(r["reason"] for r in rows if r["status"] != "generated")
+    uses = Counter(r["use"] for r in rows)
+    say(f"      narratives: {uses['explain']} trace explanation(s), {uses['narrate']} incident "
+        f"narrative(s); {sum(generated.values())} generated")  # fmt: skip
+    for reason, n in reasons.most_common():
+        say(f"        {n} rule-based: {reason}")
+    days = {n.start.date().isoformat() for n in nights}
+    usage = [r for r in store.read("llm_usage") if r["day"] in days]
+    cost = sum(r["cost_usd"] for r in usage)
+    calls = sum(1 for r in usage if r["outcome"] in ("ok", "invalid"))
+    say(f"      language model: {calls} call(s), ${cost:.4f} (`aiops llm usage`)")
+    last = nights[-1]
+    say(f"      what would be sent: aiops llm preview --start {last.start:%Y-%m-%d} "
+        f"--end {last.end:%Y-%m-%d}")  # fmt: skip
