@@ -264,12 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.set_defaults(func=_cmd_scaler_serve)
 
-    from aiops import cli_incidents, cli_issues, cli_logs, cli_traces
+    from aiops import cli_incidents, cli_issues, cli_llm, cli_logs, cli_traces
 
     cli_traces.add_parser(sub)
     cli_issues.add_parser(sub)
     cli_logs.add_parser(sub)
     cli_incidents.add_parser(sub)
+    cli_llm.add_parser(sub)
 
     p = sub.add_parser("airflow-env", help="print the exports that point `airflow` at this project")
     p.set_defaults(func=_cmd_airflow_env)
