@@ -59,7 +59,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     from aiops.llm.gateway import Gateway
 
     try:
-        start, end = parse_utc(args.start, "--start"), parse_utc(args.end, "--end")
+        start, end = _utc(args.start, "--start"), _utc(args.end, "--end")
         catalog = load_catalog()
         with _open(args) as store:
             rows = store.read("findings", interval_start=start, interval_end=end)
@@ -100,6 +100,13 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _utc(text: str, name: str):
+    """An ISO time with a timezone, or a plain date meaning its midnight UTC."""
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        text += "T00:00:00+00:00"
+    return parse_utc(text, name)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("llm", help="language-model cost, and a preview of what would be sent")
     lsub = p.add_subparsers(dest="llm_command", required=True, metavar="ACTION")
@@ -114,8 +121,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_cmd_usage)
 
     c = lsub.add_parser("preview", help="the requests the nightly would send for an interval")
-    c.add_argument("--start", required=True, metavar="ISO", help="interval start (UTC)")
-    c.add_argument("--end", required=True, metavar="ISO", help="interval end (UTC)")
+    c.add_argument(
+        "--start",
+        required=True,
+        metavar="ISO",
+        help="interval start: ISO with a timezone, or a UTC date",
+    )
+    c.add_argument(
+        "--end",
+        required=True,
+        metavar="ISO",
+        help="interval end: ISO with a timezone, or a UTC date",
+    )
     c.add_argument("--json", action="store_true", help="whole request bodies, one per line")
     store(c)
     c.set_defaults(func=_cmd_preview)
