@@ -26,6 +26,22 @@ search REST handlers) and in the client:
   and a fresh ``pit_id`` (rotated on every search, as tests check the client passes it on).
   An index in the path together with a PIT is the real 400 validation error; an unknown or
   closed PIT is 404 ``search_context_missing_exception``.
+- ``GET /{index}/_mapping`` (and ``GET /_mapping``): ``{name: {"mappings": {"properties": ...}}}``
+  per matching index, properties sorted by name as ES prints them. A field's mapping is the one
+  ``put_mapping`` gave, else ES's dynamic mapping of the first document that had it: ``long``,
+  ``float``, ``boolean``, ``date`` for ISO 8601 text (``date_detection``), other text ``text`` with
+  a ``keyword`` multi-field (``ignore_above: 256``), objects as ``properties`` without a type.
+- ``POST /{index}/_search`` (no PIT; ``/_search`` searches every index): the same query, sort and
+  ``_source`` handling over the live documents, without ``pit_id``; hits carry ``sort`` only when
+  the request sorted.
+- more query clauses (what ``aiops logs ask`` allows): ``bool.should`` with
+  ``minimum_should_match`` (one ``should`` must match when there is no ``must``/``filter``),
+  ``match`` (``operator``), ``match_phrase``, ``multi_match`` (``fields``, ``type`` phrase),
+  ``exists``, ``prefix``, ``wildcard`` (``case_insensitive``), ``match_none``, and ``range`` on
+  keyword text. A ``text`` field is matched word by word (lowercased word tokens, the standard
+  analyzer's gist), any other field on its whole value; ``term``/``terms`` compare the source
+  value exactly, whatever the mapping. A multi-field (``message.keyword``) reads its parent's
+  value.
 - ``DELETE /_pit`` with ``{"id": ...}``: ``{"succeeded": true, "num_freed": 1}``; 404 with
   ``num_freed: 0`` when the PIT is unknown.
 - optional security: basic auth or an API key, else 401 ``security_exception``.
@@ -110,6 +126,7 @@ class FakeElasticsearch:
         self.basic_auth = basic_auth
         self.api_key = api_key
         self.indices: dict[str, list[Document]] = {}
+        self.mappings: dict[str, dict[str, Any]] = {}  # index -> its mapping's properties
         self.pits: dict[str, list[Document]] = {}  # live PIT key -> snapshot
         self.pit_ids: dict[str, str] = {}  # any id handed out -> PIT key
         self.pits_opened = 0
@@ -161,7 +178,17 @@ class FakeElasticsearch:
                 dict(indexed or {}),
             )
             self.indices.setdefault(index, []).append(doc)
+            merge_properties(
+                self.mappings.setdefault(index, {}), dynamic_properties(source), explicit=False
+            )
         return doc
+
+    def put_mapping(self, index: str, properties: Mapping[str, Any]) -> None:
+        """Map fields explicitly (an index template's mapping): creates the index if needed;
+        fields already mapped keep their mapping unless given here."""
+        with self._lock:
+            self.indices.setdefault(index, [])
+            merge_properties(self.mappings.setdefault(index, {}), properties, explicit=True)
 
     def add_many(self, index: str, sources: Iterable[dict[str, Any]]) -> None:
         for source in sources:
@@ -203,6 +230,8 @@ class FakeElasticsearch:
             return self.open_pit(parts[0], query)
         if method == "DELETE" and parts == ["_pit"]:
             return self.close_pit(body)
+        if method == "GET" and parts and parts[-1] == "_mapping" and len(parts) <= 2:
+            return self.get_mapping(parts[0] if len(parts) == 2 else "_all")
         if method in ("GET", "POST") and parts and parts[-1] == "_search" and len(parts) <= 2:
             return self.search(parts[0] if len(parts) == 2 else None, body or {})
         return 400, error(
@@ -283,10 +312,22 @@ class FakeElasticsearch:
             freed = self.pits.pop(key, None) is not None if key else False
         return (200 if freed else 404), {"succeeded": True, "num_freed": int(freed)}
 
+    def get_mapping(self, expression: str):
+        names = self.resolve(expression)
+        if isinstance(names, tuple):
+            return names
+        with self._lock:
+            return 200, {
+                name: {"mappings": {"properties": sorted_properties(self.mappings[name])}}
+                if self.mappings.get(name)
+                else {"mappings": {}}
+                for name in names
+            }
+
     def search(self, index: str | None, body: dict[str, Any]):
         pit = body.get("pit")
         if pit is None:
-            return 400, error("illegal_argument_exception", "this fake only serves PIT searches")
+            return self._search_live(index, body)
         if index is not None:
             return 400, error(
                 "action_request_validation_exception",
@@ -311,9 +352,31 @@ class FakeElasticsearch:
                 )
             generation = sum(1 for k in self.pit_ids.values() if k == key)
             new_id = self._new_pit_id(key, generation)
+        return self._answer(snapshot, body, new_id)
+
+    def _search_live(self, index: str | None, body: dict[str, Any]):
+        """A search without a PIT: the index expression's documents as they are now."""
+        size = body.get("size", 10)
+        if size > MAX_RESULT_WINDOW:
+            return 400, error(
+                "illegal_argument_exception",
+                f"Result window is too large, from + size must be less than or equal to: "
+                f"[{MAX_RESULT_WINDOW}] but was [{size}].",
+            )
+        names = self.resolve(index if index is not None else "_all")
+        if isinstance(names, tuple):
+            return names
+        with self._lock:
+            snapshot = [d for n in names for d in self.indices[n]]
+        return self._answer(snapshot, body, None)
+
+    def _answer(self, snapshot: list[Document], body: dict[str, Any], pit_id: str | None):
+        size = body.get("size", 10)
+        with self._lock:
+            flat = {name: flat_fields(self.mappings.get(name, {})) for name in self.indices}
         try:
-            matched = [d for d in snapshot if matches(d, body.get("query"))]
-            keyed = [(sort_values(d, body.get("sort")), d) for d in matched]
+            matched = [d for d in snapshot if matches(d, body.get("query"), flat.get(d.index))]
+            keyed = [(sort_values(d, body.get("sort"), flat.get(d.index)), d) for d in matched]
             orders = sort_orders(body.get("sort"))
             keyed.sort(key=lambda kd: sortable(kd[0], orders))
             after = body.get("search_after")
@@ -323,19 +386,20 @@ class FakeElasticsearch:
         except _BadQuery as exc:
             return 400, error("parsing_exception", str(exc))
         page = keyed[:size]
+        sorted_ = pit_id is not None or body.get("sort") is not None
         hits = [
             {
                 "_index": d.index,
                 "_id": d.doc_id,
                 "_score": None,
                 "_source": filter_source(d.source, body.get("_source", True)),
-                "sort": values,
+                **({"sort": values} if sorted_ else {}),
             }
             for values, d in page
         ]
         indices = {d.index for d in snapshot}
         return 200, {
-            "pit_id": new_id,
+            **({"pit_id": pit_id} if pit_id is not None else {}),
             "took": 1,
             "timed_out": False,
             "_shards": {"total": len(indices), "successful": len(indices), "skipped": 0,
@@ -375,6 +439,92 @@ FAULT_BODIES = {
 PROXY_PAGE = "<html><body><h1>{status}</h1>The upstream server is not answering.</body></html>"
 
 
+# -- mappings -------------------------------------------------------------------------------------
+
+TEXT_TYPES = ("text", "match_only_text")
+_ISO_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}([.,]\d{1,9})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?"
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    type: str
+    source: str  # where the value is in _source (a multi-field's parent)
+
+
+def dynamic_properties(source: Mapping[str, Any]) -> dict[str, Any]:
+    """ES's dynamic mapping of one document (default ``date_detection``, no
+    ``numeric_detection``); dotted keys become objects, as ES expands them."""
+    properties: dict[str, Any] = {}
+    for key, value in source.items():
+        if isinstance(value, list):
+            value = next((v for v in value if v is not None), None)
+        if value is None:
+            continue
+        node, parts = properties, key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {"properties": {}}).setdefault("properties", {})
+        if isinstance(value, Mapping):
+            inner = dynamic_properties(value)
+            spec = node.setdefault(parts[-1], {"properties": {}})
+            merge_properties(spec.setdefault("properties", {}), inner, explicit=False)
+        elif isinstance(value, bool):
+            node.setdefault(parts[-1], {"type": "boolean"})
+        elif isinstance(value, int):
+            node.setdefault(parts[-1], {"type": "long"})
+        elif isinstance(value, float):
+            node.setdefault(parts[-1], {"type": "float"})
+        elif isinstance(value, str) and _ISO_DATE.fullmatch(value):
+            node.setdefault(parts[-1], {"type": "date"})
+        else:
+            node.setdefault(parts[-1], {
+                "type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}
+            })  # fmt: skip
+    return properties
+
+
+def merge_properties(into: dict[str, Any], new: Mapping[str, Any], *, explicit: bool) -> None:
+    """Add ``new`` fields to a mapping; an explicit mapping also replaces a field's type."""
+    for name, spec in new.items():
+        have = into.get(name)
+        if have is None:
+            into[name] = json.loads(json.dumps(spec))
+        elif "properties" in spec and "properties" in have:
+            merge_properties(have["properties"], spec["properties"], explicit=explicit)
+        elif explicit:
+            into[name] = json.loads(json.dumps(spec))
+
+
+def sorted_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """As ES prints a mapping: fields by name, objects' properties too."""
+    out = {}
+    for name in sorted(properties):
+        spec = dict(properties[name])
+        if "properties" in spec:
+            spec["properties"] = sorted_properties(spec["properties"])
+        out[name] = spec
+    return out
+
+
+def flat_fields(properties: Mapping[str, Any], prefix: str = "") -> dict[str, Field]:
+    """Dotted path -> type and source path, multi-fields included."""
+    out: dict[str, Field] = {}
+    for name, spec in properties.items():
+        path = prefix + name
+        out[path] = Field(spec.get("type", "object"), path)
+        for sub, sub_spec in (spec.get("fields") or {}).items():
+            out[f"{path}.{sub}"] = Field(sub_spec.get("type", "keyword"), path)
+        out.update(flat_fields(spec.get("properties") or {}, path + "."))
+    return out
+
+
+def source_value(doc: Document, name: str, fields: Mapping[str, Field] | None = None) -> Any:
+    """A field's value in the document's ``_source`` (a multi-field reads its parent)."""
+    found = fields.get(name) if fields else None
+    return lookup(doc.source, found.source if found is not None else name)
+
+
 # -- the query, sort and _source semantics --------------------------------------------------------
 
 
@@ -394,11 +544,12 @@ def lookup(source: Any, name: str) -> Any:
     return None
 
 
-def indexed_value(doc: Document, name: str) -> Any:
-    """What the index holds for a field: the override, a date as epoch ms, or the value."""
+def indexed_value(doc: Document, name: str, fields: Mapping[str, Field] | None = None) -> Any:
+    """What the index holds for a field: the override, a date as epoch ms, or the value (a
+    multi-field's is its parent's)."""
     if name in doc.indexed:
         return doc.indexed[name]
-    value = lookup(doc.source, name)
+    value = source_value(doc, name, fields)
     if isinstance(value, str):
         parsed = to_millis(value)
         return parsed if parsed is not None else value
@@ -425,7 +576,8 @@ def to_millis(value: Any) -> int | None:
     return int(parsed.timestamp() * 1000 // 1)
 
 
-def matches(doc: Document, query: Any) -> bool:
+def matches(doc: Document, query: Any, fields: Mapping[str, Field] | None = None) -> bool:
+    """Whether ``doc`` matches ``query``; ``fields`` is its index's mapping (``flat_fields``)."""
     if query is None:
         return True
     if not isinstance(query, dict) or len(query) != 1:
@@ -433,18 +585,32 @@ def matches(doc: Document, query: Any) -> bool:
     (kind, spec), = query.items()  # fmt: skip
     if kind == "match_all":
         return True
+    if kind == "match_none":
+        return False
     if kind == "bool":
         clauses = [c for key in ("filter", "must") for c in _as_list(spec.get(key, []))]
         nots = _as_list(spec.get("must_not", []))
-        return all(matches(doc, c) for c in clauses) and not any(matches(doc, c) for c in nots)
+        shoulds = _as_list(spec.get("should", []))
+        if not all(matches(doc, c, fields) for c in clauses):
+            return False
+        if any(matches(doc, c, fields) for c in nots):
+            return False
+        if not shoulds:
+            return True
+        msm = spec.get("minimum_should_match")
+        needed = should_needed(msm, len(shoulds)) if msm is not None else (0 if clauses else 1)
+        return sum(matches(doc, c, fields) for c in shoulds) >= needed
     if kind == "range":
-        (name, bounds), = spec.items()  # fmt: skip
-        value = indexed_value(doc, name)
+        name, bounds = _field_spec(spec)
+        value = indexed_value(doc, name, fields)
+        if isinstance(value, str):  # a keyword: compared as text
+            ops = {"gte": value.__ge__, "gt": value.__gt__, "lte": value.__le__, "lt": value.__lt__}
+            return all(ops[op](str(bound)) for op, bound in bounds.items() if op in ops)
         if not isinstance(value, int | float) or isinstance(value, bool):
             return False
         ops = {"gte": value.__ge__, "gt": value.__gt__, "lte": value.__le__, "lt": value.__lt__}
         for op, bound in bounds.items():
-            if op in ("format", "time_zone"):
+            if op in ("format", "time_zone", "relation", "boost", "_name"):
                 continue
             if op not in ops:
                 raise _BadQuery(f"[range] query does not support [{op}]")
@@ -455,13 +621,107 @@ def matches(doc: Document, query: Any) -> bool:
                 return False
         return True
     if kind in ("term", "terms"):
-        (name, wanted), = spec.items()  # fmt: skip
+        name, wanted = _field_spec(spec)
+        folded = False
         if kind == "term":
-            wanted = [wanted.get("value") if isinstance(wanted, dict) else wanted]
-        value = indexed_value(doc, name)
+            if isinstance(wanted, dict):
+                folded = bool(wanted.get("case_insensitive"))
+                wanted = wanted.get("value")
+            wanted = [wanted]
+        value = indexed_value(doc, name, fields)
         values = value if isinstance(value, list) else [value]
+        if folded:
+            return any(str(v).lower() in {str(w).lower() for w in wanted} for v in values)
         return any(v in wanted for v in values)
+    if kind in ("match", "match_phrase"):
+        name, wanted = _field_spec(spec)
+        options = wanted if isinstance(wanted, dict) else {"query": wanted}
+        return _words_match(doc, name, options, kind == "match_phrase", fields)
+    if kind == "multi_match":
+        phrase = spec.get("type") in ("phrase", "phrase_prefix")
+        names = [str(n).split("^", 1)[0] for n in _as_list(spec.get("fields", []))]
+        return any(_words_match(doc, n, spec, phrase, fields) for n in names)
+    if kind == "exists":
+        value = source_value(doc, spec["field"], fields)
+        return value is not None and value != []
+    if kind in ("prefix", "wildcard"):
+        name, wanted = _field_spec(spec)
+        options = wanted if isinstance(wanted, dict) else {"value": wanted}
+        pattern = str(options.get("value", options.get("wildcard", "")))
+        folded = bool(options.get("case_insensitive"))
+        if kind == "prefix":
+            regex = re.escape(pattern) + ".*"
+        else:
+            regex = "".join(
+                ".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern
+            )
+        compiled = re.compile(regex, re.IGNORECASE | re.DOTALL if folded else re.DOTALL)
+        value = source_value(doc, name, fields)
+        values = value if isinstance(value, list) else [value]
+        if _is_text(name, fields):  # each word of the text is a term
+            values = [w for v in values if v is not None for w in words(v)]
+        return any(v is not None and compiled.fullmatch(str(v)) for v in values)
     raise _BadQuery(f"unknown query [{kind}]")
+
+
+def _field_spec(spec: Any) -> tuple[str, Any]:
+    """``{field: value}`` of a leaf clause, ignoring ``boost`` and ``_name``."""
+    named = [(k, v) for k, v in spec.items() if k not in ("boost", "_name")]
+    if len(named) != 1:
+        raise _BadQuery(f"query doesn't support multiple fields, found {[k for k, _ in named]}")
+    return named[0]
+
+
+def should_needed(msm: Any, n: int) -> int:
+    """How many of ``n`` should clauses ``minimum_should_match`` asks for (ints, "2", "-1",
+    "75%", "-25%")."""
+    text = str(msm).strip()
+    if text.endswith("%"):
+        share = int(text[:-1])
+        count = n * abs(share) // 100
+        needed = count if share >= 0 else n - count
+    else:
+        value = int(text)
+        needed = value if value >= 0 else n + value
+    return max(0, min(n, needed))
+
+
+def words(value: Any) -> list[str]:
+    """The standard analyzer's gist: lowercased word characters."""
+    return re.findall(r"\w+", str(value).lower())
+
+
+def _is_text(name: str, fields: Mapping[str, Field] | None) -> bool:
+    found = fields.get(name) if fields else None
+    return found is not None and found.type in TEXT_TYPES
+
+
+def _words_match(
+    doc: Document, name: str, options: dict[str, Any], phrase: bool, fields: Mapping | None
+) -> bool:
+    """``match`` / ``match_phrase`` on one field: word by word on text, else the whole value."""
+    query = options.get("query")
+    value = source_value(doc, name, fields)
+    values = [v for v in (value if isinstance(value, list) else [value]) if v is not None]
+    found = fields.get(name) if fields else None
+    if found is not None and found.type not in TEXT_TYPES:  # keyword, number, date, boolean
+        wanted = indexed_value(Document("", "", {"v": query}, 0), "v")
+        have = [indexed_value(Document("", "", {"v": v}, 0), "v") for v in values]
+        return any(h == wanted or str(h) == str(query) for h in have)
+    asked = words(query)
+    if not asked:
+        return False
+    for v in values:
+        tokens = words(v)
+        if phrase:
+            if any(tokens[i : i + len(asked)] == asked for i in range(len(tokens))):
+                return True
+        elif str(options.get("operator", "or")).lower() == "and":
+            if all(t in tokens for t in asked):
+                return True
+        elif any(t in tokens for t in asked):
+            return True
+    return False
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -481,13 +741,13 @@ def sort_orders(sort: Any) -> list[tuple[str, bool]]:
     return orders
 
 
-def sort_values(doc: Document, sort: Any) -> list[Any]:
+def sort_values(doc: Document, sort: Any, fields: Mapping[str, Field] | None = None) -> list[Any]:
     out = []
     for name, _ in sort_orders(sort):
         if name == "_shard_doc":
             out.append(doc.seq)
         else:
-            value = indexed_value(doc, name)
+            value = indexed_value(doc, name, fields)
             out.append(value if isinstance(value, int | float | str) else None)
     return out
 

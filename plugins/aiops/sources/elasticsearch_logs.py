@@ -12,6 +12,10 @@ elasticsearch-py supports 9.x servers only and each API method overwrites client
 so our transport pins ``compatible-with`` to ``server_major`` on every request (as the Airflow
 Elasticsearch provider's ``es_compat_with`` does). A 9.x server also accepts ``compatible-with=8``.
 
+For `aiops logs ask`, ``mapping`` reads the index pattern's field mapping and ``search_page``
+runs one bounded search (at most MAX_ASK_SIZE hits, only the configured fields) of a query the
+caller has checked against it, through the same retries and errors.
+
 Retries are ours (the client's ``max_retries=0``): 429, 502-504, connection errors and timeouts
 get ``attempts`` tries with exponential backoff; any other error fails at once with an
 ElasticsearchSourceError naming the endpoint, index pattern, interval and what the server said.
@@ -50,6 +54,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 SERVER_MAJORS = (8, 9)
 MAX_PAGE_SIZE = 10_000  # index.max_result_window: a larger size is a 400
+MAX_ASK_SIZE = 100  # hits of one search_page (`aiops logs ask` shows them on a terminal)
 _KEEP_ALIVE = re.compile(r"\d+(d|h|m|s|ms|micros|nanos)")
 _COMPAT = re.compile(r"(application/vnd\.elasticsearch\+[\w.-]+)\s*;\s*compatible-with=\d+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -271,6 +276,52 @@ class ElasticsearchLogSource:
                        lambda: self._client.close_point_in_time(id=pit_id))  # fmt: skip
         except ElasticsearchSourceError as exc:
             logger.warning("%s (the PIT expires after %s)", exc, self.config.keep_alive)
+
+    # -- the mapping and one bounded search (`aiops logs ask`) -------------------------------------
+
+    def mapping(self, context: str = "before a search") -> dict[str, Any]:
+        """The index pattern's ``GET /<index>/_mapping`` answer: ``{index: {"mappings": ...}}``
+        (empty when a wildcard pattern matches no index)."""
+        return self._call(
+            "read the mapping", context,
+            lambda: self._client.indices.get_mapping(index=self.config.index).body,
+        )  # fmt: skip
+
+    def page_request(
+        self, query: Mapping[str, Any], *, size: int, sort: list[Any]
+    ) -> dict[str, Any]:
+        """The body :meth:`search_page` sends: ``query`` as given (the caller has checked it),
+        at most ``size`` (1..MAX_ASK_SIZE) hits in ``sort`` order, only the configured fields,
+        the total counted up to Elasticsearch's default bound (10,000)."""
+        if not 1 <= size <= MAX_ASK_SIZE:
+            raise ValueError(f"size: must be in 1..{MAX_ASK_SIZE}, got {size}")
+        return {"query": dict(query), "sort": list(sort), "size": size,
+                "_source": {"includes": self.config.fields.names()}}  # fmt: skip
+
+    def search_page(self, request: Mapping[str, Any], context: str = "") -> dict[str, Any]:
+        """One page of hits for a :meth:`page_request` body, with our timeout and retries;
+        a partial answer (a shard failed or timed out) is an error, not fewer hits."""
+        page = self._call(
+            "search", context or "a bounded search",
+            lambda: self._client.search(
+                index=self.config.index,
+                query=request["query"],
+                sort=request["sort"],
+                size=request["size"],
+                source=request["_source"],
+                allow_partial_search_results=False,
+            ).body,
+        )  # fmt: skip
+        shards = page.get("_shards") if isinstance(page, dict) else None
+        hits = page.get("hits") if isinstance(page, dict) else None
+        hits = hits.get("hits") if isinstance(hits, dict) else None
+        if (not isinstance(shards, dict) or not isinstance(hits, list) or page.get("timed_out")
+                or shards.get("failed", 0)):  # fmt: skip
+            raise ElasticsearchSourceError(
+                f"{self._where('search', context or 'a bounded search')}: partial or malformed "
+                f"response: {excerpt(json.dumps(page, default=str), 300)}"
+            )
+        return page
 
     # -- the request path -------------------------------------------------------------------------
 
