@@ -130,12 +130,15 @@ def test_the_nightly_explains_findings_with_claude_once_and_files_the_text(analy
                "AIRFLOW_CONN_ANTHROPIC_DEFAULT": json.dumps(conn)}  # fmt: skip
         _task("narrate_findings", env, tmp_path / "narrate.log")
         calls = len(claude.calls)
+        _task("file_issues", env, tmp_path / "file.log")
+        with Store.open(store_url) as store:
+            narratives = store.read("narratives")
+        # a rerun of the night, after its filing: the same rows, from the cache
         _task("narrate_findings", env, tmp_path / "narrate-rerun.log")
         assert len(claude.calls) == calls and claude.violations == []
-    _task("file_issues", env, tmp_path / "file.log")
     findings = _findings(env | {"AIOPS_STORE_URL": store_url})
     with Store.open(store_url) as store:
-        narratives = store.read("narratives")
+        assert store.read("narratives") == narratives
         usage = store.read("llm_usage")
     cap = load_catalog().issues.max_new_issues
     generated = [n for n in narratives if n["status"] == "generated"]

@@ -38,7 +38,10 @@ def narrate_window(
     end: datetime,
 ) -> list[dict[str, Any]]:
     """`narratives` rows for the interval's findings that have a narrative use."""
-    filed = {row["fingerprint"] for row in store.read("issue_ledger")}
+    # filed by an earlier interval; one this interval filed is a rerun's, narrated again
+    # (from the cache) so that a rerun writes the same rows
+    filed = {row["fingerprint"] for row in store.read("issue_ledger")
+             if row["first_interval_end"] < end}  # fmt: skip
     cap, floor = catalog.issues.max_new_issues, catalog.issues.min_confidence
     chosen: list[Finding] = []
     narratives: dict[str, Narrative] = {}
