@@ -401,3 +401,44 @@ llm_usage = Table(
     Column("cost_usd", Float, nullable=False),
     Column("detail", Text, nullable=False),
 )
+
+# The pipeline's own health, one row per DAG run's data interval (aiops.ops.summary): what
+# the run left in the store, counted back from the tables above. Counts only, all from data
+# time, so a rerun of the interval upserts the same key with the same values when the store
+# holds the same results. When the run finished and how long it took are wall-clock facts:
+# they go to the Pushgateway (aiops.ops.pushgateway), never into this table. A column is
+# NULL when the DAG's summary does not count that part (aiops.ops.summary.DAG_PARTS).
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("dag_id", String, primary_key=True),
+    Column("interval_start", UTCDateTime, primary_key=True),
+    Column("interval_end", UTCDateTime, primary_key=True),
+    Column("parts", JSONList, nullable=False),  # what was counted, e.g. ["events", "series"]
+    Column("series", Integer),  # (service, signal) pairs in series_summary of the interval
+    Column("points", Integer),  # samples those series had ...
+    Column("expected_points", Integer),  # ... of the samples their grid expected
+    Column("quarantined_frames", Integer),  # quarantine rows of the interval (every stage)
+    Column("quarantined_series", Integer),  # distinct (service, signal) among them
+    Column("quarantined_traces", Integer),  # trace_quarantine rows of the interval
+    Column("quarantined_log_lines", Integer),  # log_quarantine rows of the interval
+    Column("quarantined_training_frames", Integer),  # stage "train", window ending at the end
+    Column("events", Integer),  # anomaly events overlapping the interval
+    Column("events_started", Integer),  # ... of which started inside it
+    Column("no_data_events", Integer),  # "no data" events overlapping the interval
+    Column("predictive_alerts", Integer),  # predictive_alerts generated at the interval end
+    Column("predictions", Integer),  # prediction rows still stored from the interval end
+    Column("predicted_series", Integer),  # distinct (service, metric) among them
+    Column("prediction_newest_at", UTCDateTime),  # newest generated_at at or before the end
+    Column("prediction_staleness_seconds", Float),  # end - prediction_newest_at
+    Column("incidents", Integer),  # incident rows of the interval
+    Column("open_incidents", Integer),
+    Column("findings", Integer),  # findings rows of the interval (every source)
+    Column("issues_filed", Integer),  # issue_ledger rows first filed for the interval
+    Column("llm_day", String),  # the data day the LLM figures are for: "2026-10-30"
+    Column("llm_calls", Integer),  # Messages API calls charged to that day (all runs)
+    Column("llm_over_budget", Integer),  # calls skipped for the day's budget
+    Column("llm_input_tokens", Integer),
+    Column("llm_output_tokens", Integer),
+    Column("llm_cost_usd", Float),
+)
