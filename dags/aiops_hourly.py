@@ -19,6 +19,7 @@ from aiops.airflow.dagkit import (
     default_args,
     interval_timetable,
     plan_shards,
+    record_run,
     report,
 )
 
@@ -70,9 +71,10 @@ def aiops_hourly():
     scored = score_shard.expand(shard=shards)
     predicted = predict_shard.expand(shard=shards)
     logs >> scored
-    report(scored)
-    report.override(task_id="report_predictions")(predicted)
-    [logs, scored, predicted] >> correlate()
+    summaries = [report(scored), report.override(task_id="report_predictions")(predicted)]
+    correlated = correlate()
+    [logs, scored, predicted] >> correlated
+    [*summaries, correlated] >> record_run()
 
 
 aiops_hourly()

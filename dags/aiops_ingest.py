@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from airflow.sdk import dag, get_current_context, task
 
-from aiops.airflow.dagkit import START_DATE, default_args, interval_timetable, plan_shards, report
+from aiops.airflow.dagkit import (
+    START_DATE,
+    default_args,
+    interval_timetable,
+    plan_shards,
+    record_run,
+    report,
+)
 
 
 @dag(
@@ -29,7 +36,7 @@ def aiops_ingest():
         ctx = get_current_context()
         return tasks.summarize_shard(shard, ctx["data_interval_start"], ctx["data_interval_end"])
 
-    report(summarize_shard.expand(shard=plan_shards()))
+    report(summarize_shard.expand(shard=plan_shards())) >> record_run()
 
 
 aiops_ingest()

@@ -28,6 +28,7 @@ from aiops.airflow.dagkit import (
     default_args,
     interval_timetable,
     plan_shards,
+    record_run,
     report,
 )
 
@@ -90,9 +91,11 @@ def aiops_nightly():
         context = get_current_context()
         return tasks.narrate_window(context["data_interval_start"], context["data_interval_end"])
 
-    report(train_shard.expand(shard=plan_shards()))
+    trained = report(train_shard.expand(shard=plan_shards()))
     found = [analyze_traces(), analyze_logs(), summarize_incidents()]
-    found >> narrate_findings() >> file_issues()
+    filed = file_issues()
+    found >> narrate_findings() >> filed
+    [trained, filed] >> record_run()
 
 
 aiops_nightly()

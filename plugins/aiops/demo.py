@@ -17,7 +17,7 @@ from typing import Any
 
 from aiops import promserver
 from aiops.demo_incidents import print_incidents
-from aiops.demo_llm import print_narratives
+from aiops.demo_llm import print_narratives, print_runs
 from aiops.demo_logs import print_logs
 from aiops.demo_report import print_detection, print_ingest, results_digest
 from aiops.demo_traces import print_traces
@@ -176,6 +176,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
         print_logs(store, manifest, nights, env["AIOPS_MODELS"], _say)
         print_traces(store, manifest, nights[-1].start, nights[-1].end, out, _say)
         print_narratives(store, nights, _say)
+        print_runs(store, _say)
     change = (
         "unchanged by this run (idempotent rerun)"
         if before == after

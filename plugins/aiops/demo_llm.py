@@ -31,3 +31,18 @@ def print_narratives(store: Store, nights: Sequence, say: Say) -> None:
     last = nights[-1]
     say(f"      what would be sent: aiops llm preview --start {last.start:%Y-%m-%d} "
         f"--end {last.end:%Y-%m-%d}")  # fmt: skip
+
+
+def print_runs(store: Store, say: Say) -> None:
+    """The newest summary of each DAG (aiops.ops): what the pipeline's own monitoring sees."""
+    from aiops.ops import summary_line
+
+    newest: dict[str, dict] = {}
+    for row in store.read("pipeline_runs"):
+        if (
+            row["dag_id"] not in newest
+            or row["interval_end"] > newest[row["dag_id"]]["interval_end"]
+        ):
+            newest[row["dag_id"]] = row
+    for _, row in sorted(newest.items()):
+        say(f"      {summary_line(row)}")

@@ -54,6 +54,7 @@ def results_digest(
         if any(h.start < e["end"] and e["start"] < h.end for h in hours)
     ]
     rows += store.read("issue_ledger")  # the filing: a rerun must write nothing here either
+    rows += store.read("pipeline_runs")  # the runs' own summaries
     if not rows:
         return None
     return hashlib.sha256(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import task
+from airflow.sdk import get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from aiops.settings import JAEGER_POOL, PROMETHEUS_POOL
@@ -26,10 +26,17 @@ def interval_timetable(cron: str) -> CronDataIntervalTimetable:
 
 
 def default_args() -> dict[str, Any]:
+    """Retries with exponential backoff (a backend's bad minute is retried, not a lost run)
+    and an execution timeout (a hung query or fit frees its worker slot and is retried
+    instead of blocking the next interval: the DAGs run one interval at a time)."""
     return {
         "retries": int(os.environ.get("AIOPS_TASK_RETRIES", "2")),
         "retry_delay": timedelta(seconds=int(os.environ.get("AIOPS_RETRY_DELAY_SECONDS", "60"))),
         "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(
+            minutes=float(os.environ.get("AIOPS_TASK_TIMEOUT_MINUTES", "120"))
+        ),
     }
 
 
@@ -47,3 +54,17 @@ def report(parts: list[dict]) -> dict:
     from aiops.airflow import tasks
 
     return tasks.combine_totals(list(parts))
+
+
+@task
+def record_run() -> dict:
+    """The run summary of a run whose every task succeeded (the default trigger rule): a
+    `pipeline_runs` row and, when configured, a Pushgateway push (aiops.ops). Its push is
+    what the "no successful hourly run in 3 hours" alert watches."""
+    from aiops.airflow import tasks
+
+    ctx = get_current_context()
+    run = ctx["dag_run"]
+    run_type = getattr(run.run_type, "value", run.run_type)
+    return tasks.record_pipeline_run(ctx["dag"].dag_id, ctx["data_interval_start"],
+                                     ctx["data_interval_end"], run.start_date, str(run_type))  # fmt: skip

@@ -333,3 +333,22 @@ def summarize_incident_window(start: datetime, end: datetime) -> dict[str, Any]:
                       **window, source="incidents")  # fmt: skip
     log.info("incidents of [%s, %s): %s", start.isoformat(), end.isoformat(), volume)
     return {"incidents": len(rows), "findings": len(filed), "events": volume["events"]}
+
+
+def record_pipeline_run(
+    dag_id: str, start: datetime, end: datetime, started_at: datetime | None, run_type: str
+) -> dict[str, Any]:
+    """Every DAG's last task, once the run succeeded: the run's counts as a `pipeline_runs`
+    row, pushed to the Pushgateway at AIOPS_PUSHGATEWAY_URL when one is set (a failed push
+    is logged, never raised: monitoring must not fail the results it monitors)."""
+    from aiops.ops import push_run, pushgateway_url, record_run
+
+    start, end = utc(start), utc(end)
+    with Store.open(store_url()) as store:
+        summary = record_run(store, dag_id, start, end)
+    outcome = push_run(
+        pushgateway_url(), summary, started_at=started_at, backfill=run_type == "backfill",
+        llm_budget_usd=load_catalog().llm.daily_budget_usd,
+    )  # fmt: skip
+    (log.info if outcome.ok or outcome.status == "skipped" else log.warning)(outcome.line())
+    return {"push": outcome.status}
