@@ -9,6 +9,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +84,15 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 # --- results-store backends (SQLite and PostgreSQL) ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pg_database_url() -> str:
-    """A fresh PostgreSQL database for this module, dropped afterwards."""
+@contextmanager
+def fresh_pg_database(prefix: str = "aiops_test") -> Iterator[str]:
+    """A new PostgreSQL database's URL (psycopg2), dropped afterwards; skips the test with
+    the reason when the server is not reachable."""
     server_url = make_url(os.environ.get("AIOPS_TEST_PG_URL") or PG_SERVER_URL)
     admin = create_engine(
         server_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
     )
-    name = f"aiops_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -111,6 +113,13 @@ def pg_database_url() -> str:
             )
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
         admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this module, dropped afterwards."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 def _drop_everything(url: str) -> None:
