@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 import requests
 
-from aiops.promserver.process import LOOPBACK, free_port
+from aiops.promserver.process import LOOPBACK, launch_on_free_port
 
 logger = logging.getLogger(__name__)
 
@@ -70,20 +70,13 @@ class PushgatewayServer:
         binary = self._binary or find_pushgateway()
         if binary is None:
             raise GatewayServerError(f"{BINARY} is not installed; install it with: {APT_INSTALL}")
-        pick_port = self.port is None
-        for attempt in range(3):
-            if pick_port:
-                self.port = free_port()
-            try:
-                self._launch(binary, timeout)
-                return self
-            except GatewayServerError as exc:
-                # another process can take a picked port between picking and binding it
-                if pick_port and attempt < 2 and "address already in use" in str(exc):
-                    logger.warning("port %d was taken, picking another", self.port)
-                    continue
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def launch(port: int) -> None:
+            self.port = port
+            self._launch(binary, timeout)
+
+        launch_on_free_port(launch, self.port, GatewayServerError)
+        return self
 
     def _launch(self, binary: Path, timeout: float) -> None:
         command = [str(binary), f"--web.listen-address={LOOPBACK}:{self.port}"]

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,25 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
+
+
+def launch_on_free_port(
+    launch: Callable[[int], None], port: int | None, failed: type[Exception], attempts: int = 3
+) -> int:
+    """Call ``launch(port)`` and return the port it listens on. With ``port`` None a free one
+    is picked, and picked again when another process took it between picking and binding
+    (``launch`` raised ``failed`` saying "address already in use"); a given port is tried once."""
+    for attempt in range(attempts):
+        chosen = free_port() if port is None else port
+        try:
+            launch(chosen)
+            return chosen
+        except failed as exc:
+            if port is None and attempt < attempts - 1 and "address already in use" in str(exc):
+                logger.warning("port %d was taken, picking another", chosen)
+                continue
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _read_pid(pidfile: Path) -> int | None:

@@ -14,7 +14,13 @@ import requests
 
 from aiops.promserver.errors import PromServerError, ServerStartFailed, _tail
 from aiops.promserver.install import ensure_installed
-from aiops.promserver.process import LOOPBACK, _live_pid, _read_pid, free_port, pidfile_for
+from aiops.promserver.process import (
+    LOOPBACK,
+    _live_pid,
+    _read_pid,
+    launch_on_free_port,
+    pidfile_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -81,20 +87,13 @@ class PrometheusServer:
         self.tsdb_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(_CONFIG, encoding="utf-8")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        pick_port = self.port is None
-        for attempt in range(3):
-            if pick_port:
-                self.port = free_port()
-            try:
-                self._launch(binary, timeout)
-                return self
-            except ServerStartFailed as exc:
-                # Another process can grab a picked port between picking and binding it.
-                if pick_port and attempt < 2 and "address already in use" in str(exc):
-                    logger.warning("port %d was taken, picking another", self.port)
-                    continue
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def launch(port: int) -> None:
+            self.port = port
+            self._launch(binary, timeout)
+
+        launch_on_free_port(launch, self.port, ServerStartFailed)
+        return self
 
     def _launch(self, binary: Path, timeout: float) -> None:
         command = [
