@@ -10,6 +10,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,25 @@ def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
 def store(store_url: str) -> Store:
     with Store.open(store_url) as opened:
         yield opened
+
+
+def hourly_snapshots(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event as each hourly run it overlaps wrote it: cut at the run's end, its points
+    in proportion (what `store_events` stores, hour by hour)."""
+    out, hour_end = [], row["start"].replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    while True:
+        end = min(row["end"], hour_end)
+        points = round(row["points"] * ((end - row["start"]) / (row["end"] - row["start"])))
+        out.append({**row, "end": end, "points": points, "as_of": hour_end})
+        if end == row["end"]:
+            return out
+        hour_end += timedelta(hours=1)
+
+
+def store_as_hourly_runs(store: Store, *events: dict[str, Any]) -> None:
+    """Events stored as the hourly runs that saw them would have: a snapshot per run, the
+    newest view from the last."""
+    for event in events:
+        snapshots = hourly_snapshots(event)
+        store.upsert("anomaly_event_snapshots", snapshots)
+        store.upsert("anomaly_events", snapshots[-1:], newer="as_of")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import store_as_hourly_runs
 
 from aiops.catalog import IncidentSettings
 from aiops.cli import main
@@ -53,9 +54,9 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     }  # fmt: skip
     with Store.open(url) as store:
         store.upsert("dependency_edges", [{**previous_day, **e.to_json()} for e in edges])
-        store.upsert("anomaly_events", [_metric("redis", "latency_p95", 50, 5.0),
-                                        _metric("cart", "latency_p95", 52, 8.0),
-                                        _metric("frontend", "latency_p95", 54, 12.0)])  # fmt: skip
+        store_as_hourly_runs(store, _metric("redis", "latency_p95", 50, 5.0),
+                             _metric("cart", "latency_p95", 52, 8.0),
+                             _metric("frontend", "latency_p95", 54, 12.0))  # fmt: skip
         store.upsert("log_anomalies", [error_ratio])
         for start in (T13, T13 + HOUR):  # the hourly runs, in order
             correlation = correlate_window(store, start, start + HOUR, IncidentSettings())

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from catalogs import catalog_yaml
+from conftest import store_as_hourly_runs
 
 from aiops.catalog import CatalogError, IncidentSettings, parse_catalog
 from aiops.incidents.pipeline import correlate_window, latest_incidents, store_incidents
@@ -75,7 +76,7 @@ def put(store: Store, *rows: dict[str, Any]) -> None:
     """Rows into the table their shape belongs to, the way each producer stores them."""
     for row in rows:
         if "peak_score" in row:
-            store.upsert("anomaly_events", [row])
+            store_as_hourly_runs(store, row)
         elif "generated_at" in row:
             store.upsert("predictive_alerts", [row])
         else:

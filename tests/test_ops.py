@@ -13,6 +13,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from aiops.event_store import store_events
 from aiops.ops import (
     DAG_PARTS,
     PUSHGATEWAY_URL_ENV,
@@ -180,13 +181,32 @@ def _fill(store: Store) -> None:
          "reason": "no timestamp", "raw": "???"}
         for i, (s, e) in enumerate([(HOUR_START, HOUR_END), (DAY_START, DAY_END)])
     ])  # fmt: skip
-    store.upsert("anomaly_events", [
-        _event("cart", "anomaly", HOUR_START - 30 * M, HOUR_START + 15 * M),  # still running
-        _event("auth", "anomaly", HOUR_START + 20 * M, HOUR_END + 30 * M),  # began in the hour
-        _event("redis", "anomaly", HOUR_START - H, HOUR_START),  # ended as the hour began
-        _event("search", "anomaly", HOUR_END, HOUR_END + 10 * M),  # the next hour's
-        _event("gateway", "no_data", HOUR_START + 40 * M, HOUR_END),
-    ])  # fmt: skip
+    # each event as the run that wrote it saw it (store_events stamps the run's end)
+    for as_of, events in [
+        (
+            HOUR_START,
+            [_event("redis", "anomaly", HOUR_START - H, HOUR_START)],
+        ),  # ended as the hour began
+        (
+            HOUR_END,
+            [
+                _event(
+                    "cart", "anomaly", HOUR_START - 30 * M, HOUR_START + 15 * M
+                ),  # still running
+                _event("auth", "anomaly", HOUR_START + 20 * M, HOUR_END),  # began in the hour
+                _event("gateway", "no_data", HOUR_START + 40 * M, HOUR_END),
+            ],
+        ),
+        (
+            HOUR_END + H,
+            [  # the next hour's run: extends auth, finds search
+                _event("auth", "anomaly", HOUR_START + 20 * M, HOUR_END + 30 * M),
+                _event("search", "anomaly", HOUR_END, HOUR_END + 10 * M),
+            ],
+        ),
+    ]:
+        for service in {e["service"] for e in events}:
+            store_events(store, service, [e for e in events if e["service"] == service], as_of)
     store.upsert("predictive_alerts", [
         _predictive_alert("cart", HOUR_END),
         _predictive_alert("cart", HOUR_START),  # the previous run's

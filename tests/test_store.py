@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from aiops.settings import default_store_url, resolve_store_url
 from aiops.store import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     Migration,
     Store,
@@ -247,7 +248,7 @@ def test_a_pending_migration_step_runs_once(store: Store, store_url: str) -> Non
         calls.append(1)
         add_column(conn, "series_summary", Column("note", Text))
 
-    steps = [Migration(SCHEMA_VERSION + 1, "series_summary.note", add_note)]
+    steps = [*MIGRATIONS, Migration(SCHEMA_VERSION + 1, "series_summary.note", add_note)]
     store.upsert("series_summary", [summary_row()])
 
     for _ in range(2):

@@ -81,6 +81,7 @@ def train_shard(shard: list[str], end: datetime) -> dict[str, Any]:
 def score_shard(shard: list[str], start: datetime, end: datetime) -> dict[str, Any]:
     """Hourly: score the interval with the newest good models and upsert the events."""
     from aiops.anomaly import DetectionSettings, score_service
+    from aiops.event_store import store_events
     from aiops.logs.context import with_log_context
     from aiops.quality import quarantine
     from aiops.registry import ModelRegistry
@@ -103,7 +104,7 @@ def score_shard(shard: list[str], start: datetime, end: datetime) -> dict[str, A
             outcome = score_service(
                 source, catalog, service, start, end, registry, open_events, settings
             )
-            store.upsert("anomaly_events", with_log_context(store, outcome.events, until=end))
+            store_events(store, service, with_log_context(store, outcome.events, until=end), end)
             totals["quarantined"] += quarantine(store, outcome.quarantined, start, end)
             totals["services"] += 1
             totals["events"] += sum(1 for e in outcome.events if e["kind"] == "anomaly")
@@ -144,14 +145,14 @@ def predict_shard(shard: list[str], start: datetime, end: datetime) -> dict[str,
 
 
 def _open_events(store: Store, service: str, start: datetime, settings) -> dict[str, datetime]:
-    """Events of earlier intervals still running when this one starts: their start per signal."""
+    """Events still running when this interval starts, as the run before it left them (not
+    as later runs extended them): their start per signal."""
+    from aiops.event_store import events_as_of
+
     reach = timedelta(seconds=60) * (settings.events.merge_gap + 1)
     out: dict[str, datetime] = {}
-    for row in store.read(
-        "anomaly_events", service=service, kind="anomaly", at_least={"end": start - reach}
-    ):
-        if row["start"] < start:
-            out[row["signal"]] = max(out.get(row["signal"], row["start"]), row["start"])
+    for row in events_as_of(store, start - reach, start, service=service, kind="anomaly"):
+        out[row["signal"]] = max(out.get(row["signal"], row["start"]), row["start"])
     return out
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiops.catalog import IncidentSettings
+from aiops.event_store import events_as_of
 from aiops.incidents.events import (
     IncidentEvent,
     clipped,
@@ -128,13 +129,8 @@ def store_incidents(store: Store, correlation: Correlation, start: datetime, end
 
 def read_events(store: Store, since: datetime, end: datetime) -> list[IncidentEvent]:
     """Metric events, log anomalies and predictive alerts that overlap [since, end), as the
-    run ending at `end` saw them."""
-    out = [
-        clipped(from_anomaly_event(row), end)
-        for row in store.read(
-            "anomaly_events", at_least={"end": since + _TINY}, at_most={"start": end - _TINY}
-        )
-    ]
+    run ending at `end` saw them (a rerun after later hours ran reads what it read first)."""
+    out = [clipped(from_anomaly_event(row), end) for row in events_as_of(store, since, end)]
     longest = end - since
     logs = []
     for row in store.read(

@@ -212,9 +212,11 @@ def _training(counter: _Counter, start: datetime, end: datetime) -> dict[str, An
 
 
 def _events(counter: _Counter, start: datetime, end: datetime) -> dict[str, Any]:
-    t = counter.table("anomaly_events")
-    # An event's end is exclusive: one ending at `start` does not overlap [start, end).
-    overlapping = (t.c.end > start, t.c.start < end)
+    # What the run wrote, as it wrote it: a later hour's extension or a rerun of an earlier
+    # hour does not change this hour's counts. An event's end is exclusive: one ending at
+    # `start` does not overlap [start, end).
+    t = counter.table("anomaly_event_snapshots")
+    overlapping = (t.c.as_of == end, t.c.end > start, t.c.start < end)
     return {
         "events": counter.count(t, *overlapping, t.c.kind == "anomaly"),
         "events_started": counter.count(t, *overlapping, t.c.kind == "anomaly", t.c.start >= start),

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Connection, func, inspect, select, text
 
 from aiops.store.errors import StoreError
-from aiops.store.schema import SCHEMA_VERSION_TABLE, metadata, schema_version
+from aiops.store.schema import (
+    SCHEMA_VERSION_TABLE,
+    anomaly_event_snapshots,
+    anomaly_events,
+    metadata,
+    schema_version,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +46,24 @@ class Migration:
     apply: Callable[[Connection], None]
 
 
-# Ordered, oldest first. Empty: version 1 is the schema as first created.
-MIGRATIONS: tuple[Migration, ...] = ()
+def _anomaly_event_snapshots(conn: Connection) -> None:
+    """v2: `anomaly_events.as_of` and `anomaly_event_snapshots`. Events stored before knew
+    no run: each is dated by its own start and snapshotted once as it stands, which keeps
+    what a rerun of their hours reads exactly as before the upgrade."""
+    if not inspect(conn).has_table("anomaly_events"):
+        return  # created whole, with both, after the steps
+    add_column(conn, "anomaly_events", Column("as_of", anomaly_events.c.as_of.type))
+    events = anomaly_events
+    conn.execute(events.update().where(events.c.as_of.is_(None)).values(as_of=events.c.start))
+    anomaly_event_snapshots.create(conn, checkfirst=True)
+    names = [c.name for c in events.columns]
+    conn.execute(anomaly_event_snapshots.insert().from_select(names, select(*events.columns)))
+
+
+# Ordered, oldest first; version 1 is the schema as first created.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(2, "anomaly events: as_of and per-run snapshots", _anomaly_event_snapshots),
+)
 
 
 def target_version(migrations: Sequence[Migration]) -> int:

@@ -82,31 +82,54 @@ quarantine = Table(
     Column("report", JSONDoc),  # the great-expectations validation result, as JSON
 )
 
+
+def _anomaly_event_columns() -> list[Column]:
+    """What an anomaly event is, shared by the newest view and the per-run snapshots."""
+    return [
+        Column("service", String, primary_key=True),
+        Column(
+            "signal", String, primary_key=True
+        ),  # a signal name, or "*" for the multivariate detector
+        Column("kind", String, primary_key=True),  # "anomaly" | "no_data"
+        Column("start", UTCDateTime, primary_key=True),
+        Column("end", UTCDateTime, nullable=False),  # exclusive: first normal step after it
+        Column("severity", String, nullable=False),  # "info" | "warning" | "critical"
+        Column("confidence", Float, nullable=False),  # [0, 1]
+        Column("direction", String, nullable=False),  # "above" | "below" | "none"
+        Column("points", Integer, nullable=False),  # raw anomalous points condensed into it
+        Column("peak_score", Float, nullable=False),  # largest robust |z| in the event
+        Column("observed", Float),  # value at the peak
+        Column("expected_low", Float),
+        Column("expected_high", Float),
+        Column("explanation", Text, nullable=False),
+        Column("detector", String, nullable=False),
+        Column("model_version", String, nullable=False),
+        Column("context", JSONDoc),  # anything later stages attach (log anomalies)
+    ]
+
+
 # One row per anomaly event: a debounced run of anomalous points (or a "no data" stretch) of
-# one (service, signal). Keyed by its start, so the hourly run that sees a deviation continue
-# extends the same row, and a rerun or backfill of an interval rewrites it unchanged.
+# one (service, signal), as the newest run that saw it left it. Keyed by its start, so the
+# hourly run that sees a deviation continue extends the same row, and a rerun or backfill of
+# an interval rewrites it unchanged. `as_of` is the end of the interval whose run wrote the
+# row: a rerun of an older hour never shrinks what a newer hour extended
+# (Store.upsert(..., newer="as_of")).
 anomaly_events = Table(
     "anomaly_events",
     metadata,
-    Column("service", String, primary_key=True),
-    Column(
-        "signal", String, primary_key=True
-    ),  # a signal name, or "*" for the multivariate detector
-    Column("kind", String, primary_key=True),  # "anomaly" | "no_data"
-    Column("start", UTCDateTime, primary_key=True),
-    Column("end", UTCDateTime, nullable=False),  # exclusive: first normal step after the event
-    Column("severity", String, nullable=False),  # "info" | "warning" | "critical"
-    Column("confidence", Float, nullable=False),  # [0, 1]
-    Column("direction", String, nullable=False),  # "above" | "below" | "none"
-    Column("points", Integer, nullable=False),  # raw anomalous points condensed into the event
-    Column("peak_score", Float, nullable=False),  # largest robust |z| in the event
-    Column("observed", Float),  # value at the peak
-    Column("expected_low", Float),
-    Column("expected_high", Float),
-    Column("explanation", Text, nullable=False),
-    Column("detector", String, nullable=False),
-    Column("model_version", String, nullable=False),
-    Column("context", JSONDoc),  # anything later stages attach (log anomalies, incident id)
+    *_anomaly_event_columns(),
+    Column("as_of", UTCDateTime, nullable=False),
+)
+
+# Each hourly run's view of the events it wrote: the row of `anomaly_events` as the run whose
+# interval ends at `as_of` left it (replaced per service and run). Incident correlation reads
+# the newest snapshot made by its interval's end, so rerunning an hour after later hours ran
+# sees what the hour saw first: not an event a later hour first detected, nor its growth.
+anomaly_event_snapshots = Table(
+    "anomaly_event_snapshots",
+    metadata,
+    *_anomaly_event_columns(),
+    Column("as_of", UTCDateTime, primary_key=True),
 )
 
 # The forecast of one (service, metric) at one target time, as the newest hourly run made it.
