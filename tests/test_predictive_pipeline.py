@@ -13,6 +13,7 @@ from catalogs import catalog_yaml
 
 from aiops.anomaly import train_service
 from aiops.catalog import parse_catalog
+from aiops.forecast import ForecastError
 from aiops.predictive.breach import first_crossing
 from aiops.predictive.pipeline import predict_service, train_forecasts
 from aiops.registry import ModelRegistry
@@ -134,3 +135,17 @@ def test_an_hour_before_any_forecaster_was_trained_says_so(trained) -> None:
     outcome = _predict(trained, NIGHT - timedelta(hours=2))
     assert outcome.predictions == [] and outcome.model is None
     assert "no forecaster trained on data ending by" in outcome.notes[0]
+
+
+def test_a_fleet_can_leave_prophet_out_of_the_backtest(trained, tmp_path, monkeypatch) -> None:
+    """AIOPS_FORECAST_CANDIDATES narrows what each series' backtest chooses from (Prophet
+    costs seconds per series); a name that is not a forecaster fails naming the known ones."""
+    source, catalog, _, _ = trained
+    frame = train_service(source, catalog, "api", NIGHT, ModelRegistry(tmp_path / "b")).frame
+    monkeypatch.setenv("AIOPS_FORECAST_CANDIDATES", " seasonal_naive ")
+    meta = train_forecasts(frame, "api", NIGHT, ModelRegistry(tmp_path / "models"))
+    # baseline wins this frame's backtest when it may compete; here it may not
+    assert set(meta.quality["choices"].values()) == {"seasonal_naive"}
+    monkeypatch.setenv("AIOPS_FORECAST_CANDIDATES", "profet")
+    with pytest.raises(ForecastError, match="profet"):
+        train_forecasts(frame, "api", NIGHT, ModelRegistry(tmp_path / "models"))

@@ -73,3 +73,14 @@ def models_root() -> str:
     if root and "://" in root:
         return root
     return str(Path(root or "models").resolve())
+
+
+FORECAST_CANDIDATES_ENV = "AIOPS_FORECAST_CANDIDATES"
+
+
+def forecast_candidates(default: tuple[str, ...]) -> tuple[str, ...]:
+    """The forecasters each series' backtest chooses from: ``$AIOPS_FORECAST_CANDIDATES``
+    (comma-separated), else ``default``. Prophet costs seconds per series where the others
+    cost milliseconds, so a fleet of thousands of series may leave it out."""
+    listed = [c.strip() for c in os.environ.get(FORECAST_CANDIDATES_ENV, "").split(",")]
+    return tuple(c for c in listed if c) or default

@@ -27,10 +27,12 @@ import pandas as pd
 from aiops.anomaly import fetch_validated
 from aiops.catalog import Catalog, Scaling
 from aiops.forecast import ForecastConfig, ForecastSet
+from aiops.forecast.config import CANDIDATES
 from aiops.predictive.breach import time_to_breach
 from aiops.predictive.scaling import replicas_plan, scaling_values
 from aiops.quality import FrameVerdict
 from aiops.registry import ModelMeta, ModelRegistry, version_for
+from aiops.settings import forecast_candidates
 from aiops.sources.signals import SignalSource
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 def _default_forecast() -> ForecastConfig:
     # request rates swing more as they grow (a campaign lifts the evening peak more than the
     # night): modelled in log space, their forecasts scale the daily profile with the level
-    return ForecastConfig(log_signals=("request_rate",))
+    return ForecastConfig(log_signals=("request_rate",), candidates=forecast_candidates(CANDIDATES))
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,11 @@ def train_forecasts(
     service: str,
     window_end: datetime,
     registry: ModelRegistry,
-    settings: PredictionSettings = PredictionSettings(),
+    settings: PredictionSettings | None = None,
 ) -> ModelMeta:
-    """Fit, backtest and store the service's forecasters on its validated training frame."""
+    """Fit, backtest and store the service's forecasters on its validated training frame
+    (default settings read when called, so AIOPS_FORECAST_CANDIDATES applies)."""
+    settings = settings or PredictionSettings()
     forecasts = ForecastSet(settings.forecast).fit(frame)
     choices = {key: choice["model"] for key, choice in forecasts.choices_.items()}
     meta = ModelMeta(
