@@ -7,6 +7,12 @@ and to backfill with a running scheduler; the benchmark uses it to compare execu
 starts `airflow api-server` (the workers' execution API), `scheduler`, `dag-processor` and N
 `celery worker`s with their own hostnames, each with its log under ``<home>/logs``, and
 stops them all (process groups) on exit.
+
+With ``executor="LocalExecutor"`` the same cluster runs without workers or broker: the
+scheduler forks the task processes itself, as many at once as the Celery workers would
+run (workers x concurrency), so a comparison of the two executors is about the executor,
+not the number of task slots. PostgreSQL either way (Airflow 3's LocalExecutor refuses
+SQLite).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from aiops.settings import JAEGER_POOL, PROMETHEUS_POOL
 log = logging.getLogger(__name__)
 
 POOL_SLOTS = 4
+EXECUTORS = ("CeleryExecutor", "LocalExecutor")
 
 
 class ClusterError(RuntimeError):
@@ -48,6 +55,20 @@ class ClusterConfig:
     concurrency: int = 2  # task slots per worker
     env: Mapping[str, str] = field(default_factory=dict)  # AIOPS_* and connections
     api_port: int = 0  # 0: a free port
+    executor: str = "CeleryExecutor"  # or "LocalExecutor": no workers, no broker used
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+
+    @property
+    def celery(self) -> bool:
+        return self.executor == "CeleryExecutor"
+
+    @property
+    def slots(self) -> int:
+        """Tasks that run at once: the Celery workers' slots, or LocalExecutor's parallelism."""
+        return self.workers * self.concurrency
 
 
 def cluster_env(config: ClusterConfig, api_port: int, secret: str) -> dict[str, str]:
@@ -55,14 +76,20 @@ def cluster_env(config: ClusterConfig, api_port: int, secret: str) -> dict[str, 
     metadata = config.metadata_url
     if not metadata.startswith("postgresql+psycopg2://"):
         raise ValueError(f"metadata_url must be postgresql+psycopg2://..., got {metadata!r}")
+    executor: dict[str, str] = (
+        {"AIRFLOW__CELERY__BROKER_URL": config.broker_url,
+         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata}",  # task states in the metadata DB
+         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(config.concurrency)}
+        if config.celery
+        # the scheduler's own task slots, as many as the workers would have
+        else {"AIRFLOW__CORE__PARALLELISM": str(config.slots)}
+    )  # fmt: skip
     return {
         **airflow_env(PROJECT_ROOT, home=config.home),
         **config.env,
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__EXECUTOR": config.executor,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
-        "AIRFLOW__CELERY__BROKER_URL": config.broker_url,
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata}",  # task states in the metadata DB
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(config.concurrency),
+        **executor,
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
@@ -122,13 +149,21 @@ class AirflowCluster:
         )
         self._spawn("scheduler", ["scheduler"])
         self._spawn("dag-processor", ["dag-processor"])
-        for n in range(1, self.config.workers + 1):
+        # LocalExecutor: no workers, the scheduler's executor runs the tasks
+        workers = self.config.workers if self.config.celery else 0
+        for n in range(1, workers + 1):
             # each worker serves its task logs on a port of its own
             port = {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
             self._spawn(f"worker-{n}", ["celery", "worker", "--celery-hostname",
                                         f"{self.name}-{n}@%h", "--queues", self.name,
                                         "--concurrency", str(self.config.concurrency)], port)  # fmt: skip
         self._wait_healthy()
+
+    def pids(self) -> dict[str, int]:
+        """The PID of each component still running (api-server, scheduler, dag-processor,
+        worker-N), for a memory sampler: each leads a process group and session of its own,
+        and its task processes are its descendants."""
+        return {name: p.pid for name, p in self._procs.items() if p.poll() is None}
 
     def _spawn(self, name: str, args: list[str], extra: Mapping[str, str] | None = None) -> None:
         handle = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 (kept open for the process)
@@ -169,9 +204,11 @@ class AirflowCluster:
                            f"{self.logs / 'dag-processor.log'}")  # fmt: skip
 
     def backfill(self, dag_id: str, first: str, last: str, *, reprocess: str = "none",
-                 max_active_runs: int = 1, timeout: float = 1800) -> list[dict]:  # fmt: skip
+                 max_active_runs: int = 1, timeout: float = 1800, wait: bool = True) -> list[dict]:  # fmt: skip
         """`airflow backfill create` over logical dates [first, last] and wait for its runs;
         returns the runs (dicts from `dags list-runs`). Raises naming the failed runs.
+        ``wait=False`` returns [] once the backfill is created: a benchmark then watches the
+        metadata database itself, because each `airflow dags list-runs` costs seconds of CPU.
 
         One run at a time by default: an hour continues the events and log templates the hour
         before left, which a concurrent run would not see yet (a backfill's own default is
@@ -191,7 +228,7 @@ class AirflowCluster:
                 raise ClusterError(f"airflow {' '.join(args)} failed (exit {proc.returncode}); "
                                    f"see {self.logs / f'backfill-{dag_id}.log'}")  # fmt: skip
             time.sleep(3)
-        return self.wait_for_runs(dag_id, timeout, since=since)
+        return self.wait_for_runs(dag_id, timeout, since=since) if wait else []
 
     def wait_for_runs(self, dag_id: str, timeout: float, *, since: datetime) -> list[dict]:
         """The DAG's runs once every one that started after ``since`` (wall clock: this is

@@ -129,7 +129,7 @@ anomaly_event_snapshots = Table(
     "anomaly_event_snapshots",
     metadata,
     *_anomaly_event_columns(),
-    Column("as_of", UTCDateTime, primary_key=True),
+    Column("as_of", UTCDateTime, primary_key=True, index=True),  # read by run: as_of <= end
 )
 
 # The forecast of one (service, metric) at one target time, as the newest hourly run made it.
