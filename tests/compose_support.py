@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -294,3 +295,29 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
             instructions.append((keyword.upper(), rest.strip()))
         pending = ""
     return instructions
+
+
+# --- the files as Compose reads them, once per module (import these fixtures by name) ------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    """The compose file with anchors and `<<` merge keys resolved, as Compose sees it."""
+    return load_compose()
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+@pytest.fixture(scope="module")
+def env_example() -> dict[str, str]:
+    """The active KEY=value lines of docker/.env.example."""
+    return load_env_example()
+
+
+@pytest.fixture(scope="module")
+def rendered(compose: dict[str, Any], env_example: dict[str, str]) -> dict[str, Any]:
+    """The compose file after `cp docker/.env.example .env`: placeholders, then defaults."""
+    return _resolved(compose, env_example)

@@ -21,6 +21,10 @@ from sqlalchemy.engine import make_url
 from aiops.devenv import airflow_env, run_airflow
 from aiops.store import Store
 
+# the compose files as fixtures (compose, services, env_example, rendered) for every
+# test_compose* module
+pytest_plugins = ["compose_support"]
+
 PG_SERVER_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 

@@ -34,35 +34,7 @@ from compose_support import (
     _resolved,
     _strings,
     _variables,
-    load_compose,
-    load_env_example,
 )
-
-# --- the files as Compose reads them, once per module ----------------------------------------
-
-
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    """The compose file with anchors and `<<` merge keys resolved, as Compose sees it."""
-    return load_compose()
-
-
-@pytest.fixture(scope="module")
-def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return compose["services"]
-
-
-@pytest.fixture(scope="module")
-def env_example() -> dict[str, str]:
-    """The active KEY=value lines of docker/.env.example."""
-    return load_env_example()
-
-
-@pytest.fixture(scope="module")
-def rendered(compose: dict[str, Any], env_example: dict[str, str]) -> dict[str, Any]:
-    """The compose file after `cp docker/.env.example .env`: placeholders, then defaults."""
-    return _resolved(compose, env_example)
-
 
 # --- 1. the compose-spec schema -----------------------------------------------------------
 

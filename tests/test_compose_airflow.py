@@ -25,31 +25,11 @@ from compose_support import (
     _mounts,
     _pinned,
     _prometheus_config,
-    _resolved,
     _scrape_targets,
     _service_running,
-    load_compose,
-    load_env_example,
 )
 
 from aiops import settings
-
-
-@pytest.fixture(scope="module")
-def services() -> dict[str, dict[str, Any]]:
-    return load_compose()["services"]
-
-
-@pytest.fixture(scope="module")
-def env_example() -> dict[str, str]:
-    return load_env_example()
-
-
-@pytest.fixture(scope="module")
-def rendered(env_example: dict[str, str]) -> dict[str, Any]:
-    """The compose file after `cp docker/.env.example .env`: placeholders, then defaults."""
-    return _resolved(load_compose(), env_example)
-
 
 # --- 4. Airflow's configuration, as the components must share it ----------------------------
 

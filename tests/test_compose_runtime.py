@@ -28,15 +28,7 @@ from compose_support import (
     ROOT,
     _command,
     _prometheus_config,
-    load_compose,
 )
-
-
-@pytest.fixture(scope="module")
-def services() -> dict[str, dict[str, Any]]:
-    """The compose file's services, as Compose sees them (anchors and merge keys resolved)."""
-    return load_compose()["services"]
-
 
 # --- the compose Prometheus -----------------------------------------------------------------
 
