@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aiops.devenv import run_airflow
+from aiops.catalog import load_catalog
+from aiops.devenv import PROJECT_ROOT, run_airflow
 from aiops.store import Store
 
 pytestmark = pytest.mark.airflow
@@ -161,3 +162,46 @@ def test_prometheus_down_mid_run_retries_then_fails_naming_the_url(detection_env
     # the client's bounded retries (3 attempts) inside each of the task's two tries
     # (retries=1), in both mapped tasks that read the first shard (scoring and forecasting)
     assert text.count(final) == 4, text[-3000:]
+
+
+def test_a_failed_shard_loses_nothing_of_the_others(detection_env, prometheus_url) -> None:
+    """One service's query forgets its `sum()` (two series come back): its shard fails naming
+    the query, every other shard's forecasts are stored, correlation still runs, and the
+    run records no summary (so `AiopsHourlyRunMissing` sees it)."""
+    env, tmp, began = detection_env
+    text = (PROJECT_ROOT / "include" / "catalog.yaml").read_text()
+    owner = "  search:\n    owner: acme-shop/search\n"
+    query = 'rate(http_requests_total{service="search"}[5m])'  # two series: code 200, 500
+    broken = f"    signals:\n      request_rate: {{query: '{query}', unit: req/s}}\n"
+    assert owner in text
+    (tmp / "broken-catalog.yaml").write_text(text.replace(owner, owner + broken))
+    catalog = load_catalog(tmp / "broken-catalog.yaml")
+    (failing,) = [shard for shard in catalog.shards(4) if "search" in shard]
+    env = {
+        **env,
+        "AIOPS_CATALOG": str(tmp / "broken-catalog.yaml"),
+        "AIRFLOW_CONN_PROMETHEUS_DEFAULT": prometheus_url,
+        "AIOPS_STORE_URL": f"sqlite:///{tmp / 'failed-shard.db'}",
+        "AIOPS_SHARD_SIZE": "4",
+    }
+    env.pop("AIOPS_METRICS_FILE")
+    hour_end = began.replace(minute=0) + timedelta(hours=1)
+    log = tmp / "failed-shard.log"
+    proc = _dags_test(env, "aiops_hourly", hour_end, log, expect_ok=False)
+
+    assert proc.returncode != 0
+    text = log.read_text()
+    assert "query for search/request_rate returned 2 series" in text, text[-3000:]
+    with Store.open(env["AIOPS_STORE_URL"]) as store:
+        predicted = {r["service"] for r in store.read("predictions", generated_at=hour_end)}
+        runs = store.read("pipeline_runs")
+        window = {"interval_start": hour_end - timedelta(hours=1), "interval_end": hour_end}
+        incidents = store.read("incidents", **window)
+    # a shard stores service by service: only search and the services after it are lost
+    lost = set(failing[failing.index("search") :])
+    assert predicted == set(catalog.service_names) - lost
+    assert runs == []  # record_run needs every task: the hour counts as not done
+    # correlation ran on what was stored: catalog's regression (scored before search failed,
+    # in the same shard) is an incident
+    catalog_incident = [i for i in incidents if i["root_service"] == "catalog"]
+    assert catalog_incident and catalog_incident[0]["metric_events"] >= 1
