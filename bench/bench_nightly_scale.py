@@ -28,8 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
 from aiops import promserver  # noqa: E402
 from aiops.anomaly import model_name  # noqa: E402
-from aiops.devcluster import AirflowCluster, ClusterConfig  # noqa: E402
+from aiops.devcluster import AirflowCluster, ClusterConfig, scratch_pg_database  # noqa: E402
 from aiops.predictive.pipeline import forecast_model_name  # noqa: E402
 from aiops.registry import ModelRegistry  # noqa: E402
 from aiops.sim.fleet import FleetConfig, build_fleet  # noqa: E402
@@ -51,24 +49,6 @@ PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 BROKER = "redis://127.0.0.1:6379/13"  # a db of its own: never the test suite's
 DAG = "aiops_nightly"
 log = logging.getLogger("bench_nightly_scale")
-
-
-@contextlib.contextmanager
-def fresh_database(prefix: str) -> Iterator[str]:
-    """A new PostgreSQL database's URL, dropped (connections terminated) afterwards."""
-    server = make_url(os.environ.get("AIOPS_BENCH_PG_URL") or PG_SERVER)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})  # fmt: skip
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.dispose()
 
 
 class TreeSampler:
@@ -159,8 +139,8 @@ def run_executor(executor: str, args, fleet: dict, prom_url: str, root: Path) ->
     day = fleet["day"]
     work = root / executor
     with contextlib.ExitStack() as stack:
-        metadata = stack.enter_context(fresh_database("aiops_bench_af"))
-        results = stack.enter_context(fresh_database("aiops_bench_res"))
+        metadata = stack.enter_context(scratch_pg_database(pg_server(), "aiops_bench_af"))
+        results = stack.enter_context(scratch_pg_database(pg_server(), "aiops_bench_res"))
         env = {
             "AIOPS_CATALOG": str(fleet["catalog"]),
             "AIRFLOW_CONN_PROMETHEUS_DEFAULT": prom_url,
@@ -227,6 +207,10 @@ def wait_for_run(metadata_url: str, timeout: float) -> float:
     raise RuntimeError(f"{DAG}: run not finished in {timeout:g} s")
 
 
+def pg_server() -> str:
+    return os.environ.get("AIOPS_BENCH_PG_URL") or PG_SERVER
+
+
 def unreachable(pg, broker: str) -> str:
     """Why the benchmark cannot run here ("" when it can): a server not listening."""
     redis = make_url(broker)
@@ -258,7 +242,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
-    missing = unreachable(make_url(os.environ.get("AIOPS_BENCH_PG_URL") or PG_SERVER), BROKER)
+    missing = unreachable(make_url(pg_server()), BROKER)
     if missing:
         print(f"skipped: {missing} (the executors need PostgreSQL and Redis on loopback)")
         return 0

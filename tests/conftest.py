@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -15,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import make_url
 
+from aiops.devcluster import scratch_pg_database
 from aiops.devenv import airflow_env, run_airflow
 from aiops.store import Store
 
@@ -93,31 +93,17 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def fresh_pg_database(prefix: str = "aiops_test") -> Iterator[str]:
     """A new PostgreSQL database's URL (psycopg2), dropped afterwards; skips the test with
     the reason when the server is not reachable."""
-    server_url = make_url(os.environ.get("AIOPS_TEST_PG_URL") or PG_SERVER_URL)
-    admin = create_engine(
-        server_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
-    )
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    server_url = os.environ.get("AIOPS_TEST_PG_URL") or PG_SERVER_URL
+    admin = create_engine(server_url, connect_args={"connect_timeout": 5})
     try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        admin.dispose()
-        shown = server_url.render_as_string(hide_password=True)
+        admin.connect().close()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means: no server here
+        shown = make_url(server_url).render_as_string(hide_password=True)
         pytest.skip(f"PostgreSQL not reachable at {shown}: {exc}")
-    try:
-        yield server_url.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
         admin.dispose()
+    with scratch_pg_database(server_url, prefix) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

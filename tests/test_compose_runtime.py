@@ -91,8 +91,9 @@ def test_scaler_healthcheck_is_healthy_against_a_serving_scaler(
 def test_postgres_init_script_creates_a_store_its_role_can_use() -> None:
     """The init script, run as the postgres image runs it, against a real server; the store
     then opens with the role it created. A quote in the password cannot break the SQL."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
+    from aiops.devcluster import drop_pg_database
     from aiops.store import Store
 
     psql = shutil.which("psql")
@@ -124,15 +125,8 @@ def test_postgres_init_script_creates_a_store_its_role_can_use() -> None:
         with Store.open(url) as store:
             assert store.count("predictions") == 0
     finally:
+        drop_pg_database(admin, name)
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
             conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{user}"')
         admin.dispose()
 

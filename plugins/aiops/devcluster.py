@@ -25,12 +25,14 @@ import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from aiops.devenv import PROJECT_ROOT, airflow_bin, airflow_env, run_airflow
 from aiops.promserver.process import free_port
@@ -285,3 +287,32 @@ def json_rows(stdout: str) -> list[dict]:
             with contextlib.suppress(ValueError):
                 return json.loads(line)
     return []
+
+
+@contextlib.contextmanager
+def scratch_pg_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database on the server ``server_url`` points at (as a user that may
+    create databases), dropped afterwards: throwaway metadata and results databases for the
+    tests and benchmarks. Its URL keeps the server URL's driver and credentials. The
+    driver's error, naming the server, when it cannot be reached."""
+    server = make_url(server_url)
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        drop_pg_database(admin, name)
+        admin.dispose()
+
+
+def drop_pg_database(admin: Engine, name: str) -> None:
+    """Drop database ``name`` after ending its sessions (a worker that died mid-task may
+    still hold one); nothing when it does not exist."""
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name},
+        )  # fmt: skip
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
