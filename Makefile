@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # Airflow's environment (home under the repo, SQLite, LocalExecutor) is defined once, in
-# aiops.devenv; `eval "$$(.venv/bin/aiops airflow-env)"` exports it into a shell.
+# aiops.dev.local_airflow; `eval "$$(.venv/bin/aiops airflow-env)"` exports it into a shell.
 export AIOPS_HOME := $(CURDIR)/out
 
 .PHONY: setup demo test bench lint clean

@@ -3,7 +3,7 @@ the largest anomaly score", side by side in one process; and the demo world's al
 
     .venv/bin/python bench/bench_incidents.py [--scenarios 300] [--seed 0] [--store URL]
 
-Each scenario (aiops.sim.faults) draws a fleet in the demo world's shape (a frontend, 4-9
+Each scenario (aiops.dev.sim.faults) draws a fleet in the demo world's shape (a frontend, 4-9
 APIs calling each other and shared databases and caches, workers behind queues), injects a
 fault into a random non-frontend service and propagates it to the callers with per-hop and
 detection delays, per-hop gain in [0.5, 1.7], misses below the threshold, unrelated noise
@@ -29,10 +29,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from aiops.dev.sim.faults import Scenario, fault_scenario
 from aiops.incidents.graph import DependencyGraph
 from aiops.incidents.grouping import GroupingConfig, group_events
 from aiops.incidents.ranking import RankingConfig, rank_root_causes
-from aiops.sim.faults import Scenario, fault_scenario
 
 Ranker = Callable[[list, DependencyGraph], list[str]]
 

@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from aiops.dev.log_evaluation import LabelledLine, grouping_accuracy, labelled_world_lines
 from aiops.logs.drain import DrainConfig
-from aiops.logs.evaluation import LabelledLine, grouping_accuracy, labelled_world_lines
 from aiops.logs.masking import MASKS
 from aiops.logs.miner import TemplateMiner
 

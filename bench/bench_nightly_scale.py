@@ -3,11 +3,11 @@ CeleryExecutor with two workers.
 
     .venv/bin/python bench/bench_nightly_scale.py [--services 1000] [--shard-size 50]
 
-The fleet (aiops.sim.fleet: the demo topology in cells, `--days` of history at `--step`
+The fleet (aiops.dev.sim.fleet: the demo topology in cells, `--days` of history at `--step`
 seconds) is written as OpenMetrics, backfilled into a real Prometheus on loopback, and one
 nightly interval of the real `aiops_nightly` DAG (per-service baselines and forecasters on
 the history, the day's traces of cell 0, logs, incidents, issues as dry-run files) is
-backfilled by a real scheduler (aiops.devcluster), first on LocalExecutor, then on
+backfilled by a real scheduler (aiops.dev.cluster), first on LocalExecutor, then on
 CeleryExecutor with two workers: the same task slots (workers x concurrency) both times,
 each on a fresh PostgreSQL metadata database, results store and model folder. Wall time
 is from `airflow backfill create` to the run finished; peak memory is the peak of the
@@ -37,12 +37,12 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from aiops import promserver  # noqa: E402
-from aiops.anomaly import model_name  # noqa: E402
-from aiops.devcluster import AirflowCluster, ClusterConfig, scratch_pg_database  # noqa: E402
+from aiops.dev import promserver  # noqa: E402
+from aiops.dev.cluster import AirflowCluster, ClusterConfig, scratch_pg_database  # noqa: E402
+from aiops.dev.sim.fleet import FleetConfig, build_fleet  # noqa: E402
+from aiops.metrics.pipeline import model_name  # noqa: E402
+from aiops.model_registry import ModelRegistry  # noqa: E402
 from aiops.predictive.pipeline import forecast_model_name  # noqa: E402
-from aiops.registry import ModelRegistry  # noqa: E402
-from aiops.sim.fleet import FleetConfig, build_fleet  # noqa: E402
 from aiops.store import Store  # noqa: E402
 
 PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"

@@ -25,7 +25,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from aiops.promserver import PrometheusServer, backfill, ensure_installed  # noqa: E402
+from aiops.dev.promserver import PrometheusServer, backfill, ensure_installed  # noqa: E402
 from aiops.sources.prometheus import PrometheusClient, RangeResult  # noqa: E402
 
 START = datetime(2024, 1, 1, tzinfo=UTC)

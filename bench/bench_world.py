@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from aiops import promserver  # noqa: E402
-from aiops.sim import logs as sim_logs  # noqa: E402
-from aiops.sim import traces as sim_traces  # noqa: E402
-from aiops.sim.incidents import planted_incidents, rollouts  # noqa: E402
-from aiops.sim.openmetrics import write_openmetrics  # noqa: E402
-from aiops.sim.world import WorldConfig, simulate_metrics  # noqa: E402
+from aiops.dev import promserver  # noqa: E402
+from aiops.dev.sim import logs as sim_logs  # noqa: E402
+from aiops.dev.sim import traces as sim_traces  # noqa: E402
+from aiops.dev.sim.incidents import planted_incidents, rollouts  # noqa: E402
+from aiops.dev.sim.openmetrics import write_openmetrics  # noqa: E402
+from aiops.dev.sim.world import WorldConfig, simulate_metrics  # noqa: E402
 
 
 def _timed(fn, *args, **kwargs):

@@ -20,7 +20,7 @@ def demo_signals(root: Path) -> tuple[pd.DataFrame, str]:
     path = root / "out" / "world" / "signals.csv.gz"
     if path.exists():
         return _read_signals(path), str(path.relative_to(root))
-    from aiops.sim.world import WorldConfig, build_world
+    from aiops.dev.sim.world import WorldConfig, build_world
 
     with tempfile.TemporaryDirectory(prefix="aiops-bench-forecast-") as tmp:
         build_world(WorldConfig(), Path(tmp))

@@ -1,6 +1,6 @@
 """The trace files bench_traces.py analyses: the demo simulator's Jaeger query-API JSON, at volume.
 
-The demo world's traces (aiops.sim.traces: one file per hour, ~19 spans per trace, tags, logs,
+The demo world's traces (aiops.dev.sim.traces: one file per hour, ~19 spans per trace, tags, logs,
 FOLLOWS_FROM references, the planted N+1 and sequential checkout) written at more traces per
 hour. Only the metrics the traces are drawn from are simulated, over the 14 days the planted
 incidents need, not the whole 30-day world.
@@ -21,9 +21,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from aiops.sim import traces as sim_traces
-from aiops.sim.incidents import planted_incidents
-from aiops.sim.world import WorldConfig, simulate_metrics, simulator_digest
+from aiops.dev.sim import traces as sim_traces
+from aiops.dev.sim.incidents import planted_incidents
+from aiops.dev.sim.world import WorldConfig, simulate_metrics, simulator_digest
 
 MANIFEST = "manifest.json"
 METRIC_DAYS = 14  # the fewest days planted_incidents accepts

@@ -1,7 +1,10 @@
-"""Human units in configuration ("300ms", "1GiB"), so the catalog reads like an SLO document."""
+"""Human units both ways: parsed from configuration ("300ms", "1GiB"), so the catalog reads
+like an SLO document, and formatted for people ("412 ms", "1h 05m", "latency p95"), so every
+message, issue and report names a signal and its value the same way."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -71,3 +74,43 @@ def format_duration(seconds: float) -> str:
     if m:
         return f"{m}m {s:02d}s"
     return f"{s}s"
+
+
+#: How people name the built-in signals.
+SIGNAL_LABELS = {
+    "request_rate": "request rate",
+    "error_ratio": "error ratio",
+    "latency_p95": "latency p95",
+    "cpu": "CPU",
+    "memory": "memory",
+}
+
+
+def signal_label(signal: str) -> str:
+    """How a person names a signal (latency p95); "*" is the multivariate detector's."""
+    return SIGNAL_LABELS.get(signal, "combined signals" if signal == "*" else signal)
+
+
+def format_value(signal: str, value: float) -> str:
+    """A value in the unit people use for that signal."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if signal == "latency_p95":
+        return f"{value * 1000:.0f} ms" if value >= 0.01 else f"{value * 1000:.1f} ms"
+    if signal == "error_ratio":
+        return f"{value * 100:.2f}%"
+    if signal == "memory":
+        return f"{value / 2**30:.2f} GiB" if value >= 2**30 else f"{value / 2**20:.0f} MiB"
+    if signal == "cpu":
+        return f"{value:.2f} cores"
+    if signal == "request_rate":
+        return f"{value:.1f} req/s"
+    return f"{value:.4g}"
+
+
+def format_range(signal: str, low: float, high: float) -> str:
+    """The expected range as people read it: 180-240 ms when both ends share a unit, else
+    "0.95 GiB to 1.10 GiB"."""
+    lo, hi = format_value(signal, low), format_value(signal, high)
+    unit = lo.split(" ", 1)[1] if " " in lo and lo.split(" ", 1)[1] == hi.split(" ", 1)[-1] else ""
+    return f"{lo.split(' ')[0]}-{hi}" if unit else f"{lo} to {hi}"

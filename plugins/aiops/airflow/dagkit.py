@@ -59,7 +59,7 @@ def report(parts: list[dict]) -> dict:
 @task
 def record_run() -> dict:
     """The run summary of a run whose every task succeeded (the default trigger rule): a
-    `pipeline_runs` row and, when configured, a Pushgateway push (aiops.ops). Its push is
+    `pipeline_runs` row and, when configured, a Pushgateway push (aiops.pipeline_runs). Its push is
     what the "no successful hourly run in 3 hours" alert watches."""
     from aiops.airflow import tasks
 

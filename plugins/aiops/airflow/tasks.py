@@ -8,9 +8,9 @@ from typing import Any
 
 from aiops.airflow.hooks import issue_tracker, metric_source, store_url, trace_source
 from aiops.catalog import load_catalog
+from aiops.metrics.series_summary import summarize_services
 from aiops.settings import aiops_home, models_root
 from aiops.store import Store
-from aiops.summary import summarize_services
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,11 @@ def combine_totals(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 def train_shard(shard: list[str], end: datetime) -> dict[str, Any]:
     """Nightly: train every service of the shard on the window ending at the interval's end."""
-    from aiops.anomaly import DetectionSettings, train_service
     from aiops.forecast import ForecastError
+    from aiops.metrics.pipeline import DetectionSettings, train_service
+    from aiops.model_registry import ModelRegistry
     from aiops.predictive.pipeline import train_forecasts
     from aiops.quality import quarantine
-    from aiops.registry import ModelRegistry
 
     end = utc(end)
     settings = DetectionSettings()
@@ -80,11 +80,11 @@ def train_shard(shard: list[str], end: datetime) -> dict[str, Any]:
 
 def score_shard(shard: list[str], start: datetime, end: datetime) -> dict[str, Any]:
     """Hourly: score the interval with the newest good models and upsert the events."""
-    from aiops.anomaly import DetectionSettings, score_service
-    from aiops.event_store import store_events
     from aiops.logs.context import with_log_context
+    from aiops.metrics.event_store import store_events
+    from aiops.metrics.pipeline import DetectionSettings, score_service
+    from aiops.model_registry import ModelRegistry
     from aiops.quality import quarantine
-    from aiops.registry import ModelRegistry
 
     start, end = utc(start), utc(end)
     settings = DetectionSettings()
@@ -119,9 +119,9 @@ def score_shard(shard: list[str], start: datetime, end: datetime) -> dict[str, A
 
 def predict_shard(shard: list[str], start: datetime, end: datetime) -> dict[str, Any]:
     """Hourly: forecast from the interval's end; upsert predictions and predictive alerts."""
+    from aiops.model_registry import ModelRegistry
     from aiops.predictive.pipeline import predict_service
     from aiops.quality import quarantine
-    from aiops.registry import ModelRegistry
 
     start, end = utc(start), utc(end)
     source, catalog = metric_source(), load_catalog()
@@ -147,7 +147,7 @@ def predict_shard(shard: list[str], start: datetime, end: datetime) -> dict[str,
 def _open_events(store: Store, service: str, start: datetime, settings) -> dict[str, datetime]:
     """Events still running when this interval starts, as the run before it left them (not
     as later runs extended them): their start per signal."""
-    from aiops.event_store import events_as_of
+    from aiops.metrics.event_store import events_as_of
 
     reach = timedelta(seconds=60) * (settings.events.merge_gap + 1)
     out: dict[str, datetime] = {}
@@ -255,7 +255,7 @@ def mine_log_window(start: datetime, end: datetime, findings: bool = False) -> d
     from aiops.logs.anomalies import score_service
     from aiops.logs.findings import lasting_error_findings
     from aiops.logs.window import load_state, mine_window, quarantine_rows, save_state
-    from aiops.registry import ModelRegistry
+    from aiops.model_registry import ModelRegistry
 
     start, end = utc(start), utc(end)
     catalog = load_catalog()
@@ -342,7 +342,7 @@ def record_pipeline_run(
     """Every DAG's last task, once the run succeeded: the run's counts as a `pipeline_runs`
     row, pushed to the Pushgateway at AIOPS_PUSHGATEWAY_URL when one is set (a failed push
     is logged, never raised: monitoring must not fail the results it monitors)."""
-    from aiops.ops import push_run, pushgateway_url, record_run
+    from aiops.pipeline_runs import push_run, pushgateway_url, record_run
 
     start, end = utc(start), utc(end)
     with Store.open(store_url()) as store:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from aiops.incidents.events import IncidentEvent
 from aiops.incidents.graph import DependencyGraph
+from aiops.incidents.incident_event import IncidentEvent
 
 
 @dataclass(frozen=True)

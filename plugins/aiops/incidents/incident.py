@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiops.incidents.events import SOURCES, IncidentEvent, severity_rank, signal_label
+from aiops.incidents.incident_event import SOURCES, IncidentEvent, severity_rank
 from aiops.incidents.ranking import Ranking
-from aiops.units import format_duration
+from aiops.units import format_duration, signal_label
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiops.catalog import IncidentSettings
-from aiops.event_store import events_as_of
-from aiops.incidents.events import (
+from aiops.incidents.graph import DependencyGraph
+from aiops.incidents.grouping import GroupingConfig, group_events
+from aiops.incidents.incident import Incident, incident_ids
+from aiops.incidents.incident_event import (
     IncidentEvent,
     clipped,
     from_anomaly_event,
@@ -25,10 +27,8 @@ from aiops.incidents.events import (
     from_predictive_alert,
     merged,
 )
-from aiops.incidents.graph import DependencyGraph
-from aiops.incidents.grouping import GroupingConfig, group_events
-from aiops.incidents.incident import Incident, incident_ids
 from aiops.incidents.ranking import RankingConfig, rank_root_causes
+from aiops.metrics.event_store import events_as_of
 from aiops.store import Store
 from aiops.traces.model import Edge
 

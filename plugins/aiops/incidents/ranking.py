@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from aiops.incidents.events import IncidentEvent
 from aiops.incidents.graph import DependencyGraph
+from aiops.incidents.incident_event import IncidentEvent
 
 #: A quiet service still passes a walker on (a connector between two anomalous ones).
 _QUIET = 0.05

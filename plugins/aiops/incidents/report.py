@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from aiops.findings.model import Effort, Evidence, Finding, Impact
-from aiops.incidents.events import SOURCES, signal_label
 from aiops.incidents.incident import lag_text
-from aiops.units import format_duration
+from aiops.incidents.incident_event import SOURCES
+from aiops.units import format_duration, signal_label
 
 MAX_EVENTS = 12  # event lines kept as evidence, strongest first
 MAX_CANDIDATES = 5

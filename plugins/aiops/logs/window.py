@@ -27,8 +27,8 @@ from aiops.catalog import LogSettings
 from aiops.logs.drain import Cluster, DrainConfig
 from aiops.logs.miner import TemplateMiner
 from aiops.logs.records import LogRecord, LogSource, Quarantined
+from aiops.model_registry import ModelMeta, ModelRegistry, version_for
 from aiops.pii import mask_pii
-from aiops.registry import ModelMeta, ModelRegistry, version_for
 
 log = logging.getLogger(__name__)
 

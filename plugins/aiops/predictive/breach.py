@@ -19,8 +19,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from aiops.events import format_value
-from aiops.units import format_duration
+from aiops.units import format_duration, format_value
 
 SIGNAL_WORDS = {
     "latency_p95": "p95 latency",

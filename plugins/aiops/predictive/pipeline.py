@@ -24,14 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aiops.anomaly import fetch_validated
 from aiops.catalog import Catalog, Scaling
 from aiops.forecast import ForecastConfig, ForecastSet
 from aiops.forecast.config import CANDIDATES
+from aiops.metrics.frames import fetch_validated, service_frame, signal_bounds, window_grid
+from aiops.model_registry import ModelMeta, ModelRegistry, version_for
 from aiops.predictive.breach import time_to_breach
 from aiops.predictive.scaling import replicas_plan, scaling_values
 from aiops.quality import FrameVerdict
-from aiops.registry import ModelMeta, ModelRegistry, version_for
 from aiops.settings import forecast_candidates
 from aiops.sources.signals import SignalSource
 
@@ -136,10 +136,8 @@ def predict_service(
         outcome.notes.append("no signal passed the checks; no predictions this hour")
         return outcome
     step = timedelta(seconds=catalog.defaults.step)
-    grid = pd.date_range(history_start, end, freq=step, inclusive="left")
-    history = pd.DataFrame({f"{service}:{s}": v for s, v in good.items()}).reindex(grid)
-    bounds = {s: (catalog.signal(service, s).min, catalog.signal(service, s).max) for s in good}
-    paths = forecasts.predict(history, end, bounds=bounds)
+    history = service_frame(service, good, window_grid(history_start, end, step))
+    paths = forecasts.predict(history, end, bounds=signal_bounds(catalog, service, good))
 
     svc = catalog.services[service]
     thresholds = svc.slo.thresholds()

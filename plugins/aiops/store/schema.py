@@ -425,12 +425,12 @@ llm_usage = Table(
     Column("detail", Text, nullable=False),
 )
 
-# The pipeline's own health, one row per DAG run's data interval (aiops.ops.summary): what
+# The pipeline's own health, one row per DAG run's data interval (aiops.pipeline_runs.summary): what
 # the run left in the store, counted back from the tables above. Counts only, all from data
 # time, so a rerun of the interval upserts the same key with the same values when the store
 # holds the same results. When the run finished and how long it took are wall-clock facts:
-# they go to the Pushgateway (aiops.ops.pushgateway), never into this table. A column is
-# NULL when the DAG's summary does not count that part (aiops.ops.summary.DAG_PARTS).
+# they go to the Pushgateway (aiops.pipeline_runs.pushgateway), never into this table. A column is
+# NULL when the DAG's summary does not count that part (aiops.pipeline_runs.summary.DAG_PARTS).
 pipeline_runs = Table(
     "pipeline_runs",
     metadata,

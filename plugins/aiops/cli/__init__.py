@@ -1,0 +1,1 @@
+"""`aiops`: the command line, one module per command group (`main` assembles them)."""

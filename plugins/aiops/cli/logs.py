@@ -1,0 +1,305 @@
+"""`aiops logs parse|templates|ask`: mine a log file's templates from the command line, or ask
+Elasticsearch a question in plain words.
+
+`parse` writes the log-parsing literature's structured output (Loghub's ``*_structured.csv``:
+every line with its fields, template and parameters, and optionally the templates file);
+`templates` counts the lines per template, from a file or a saved miner state. Plain text is
+read in a Loghub format string, JSON lines with `JsonLinesFormat`'s keys, gzip transparently.
+`ask` has the language model write the query (`aiops.llm.log_query`), checks it against the
+index mapping, shows it, and runs it over a time range of ours; `--query` runs one written by
+hand, checked the same way, without a model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiops.logs.drain import Cluster, DrainConfig
+from aiops.logs.formats import (
+    DEFAULT_FORMAT,
+    JsonLinesFormat,
+    LogFormat,
+    LogFormatError,
+    lookup,
+)
+from aiops.logs.miner import TemplateMiner
+from aiops.logs.records import normalise_level
+from aiops.sources.log_files import JSON_SUFFIXES, open_log_file
+
+JSON_COLUMNS = ("Timestamp", "Service", "Level", "Content")  # the columns of a JSON line
+UNMATCHED_SHOWN = 5  # unmatched lines named in the summary
+#: (line number, format fields or None when the line does not match, content, level, time)
+Row = tuple[int, dict[str, str] | None, str, str, int | None]
+
+
+class _InputError(Exception):
+    """A log file, format or state the command cannot use; the message names it."""
+
+
+@dataclass
+class LogInput:
+    """One log file and how its lines are laid out (`format` None: JSON lines)."""
+
+    path: Path
+    format: LogFormat | None
+    json_format: JsonLinesFormat = field(default_factory=JsonLinesFormat)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.format.fields if self.format else JSON_COLUMNS
+
+    def rows(self, progress: str = "") -> Iterator[Row]:
+        """Every non-blank line, matched or not; `progress` labels a bar when stderr is a TTY."""
+        reference = int(self.path.stat().st_mtime * 1000)  # places year-less syslog stamps
+        try:
+            with open_log_file(self.path) as handle:
+                lines: Iterable[str] = handle
+                if progress and sys.stderr.isatty():
+                    from tqdm import tqdm
+
+                    lines = tqdm(handle, desc=progress, unit=" lines", file=sys.stderr, leave=False)
+                read = self._text_row if self.format else self._json_row
+                for number, raw in enumerate(lines, 1):
+                    line = raw.rstrip("\r\n")
+                    if line.strip():
+                        yield read(number, line, reference)
+        except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a broken gzip
+            raise _InputError(f"{self.path}: cannot read: {exc}") from exc
+
+    def _text_row(self, number: int, line: str, reference: int) -> Row:
+        assert self.format is not None
+        m = self.format.regex.fullmatch(line)
+        if m is None:
+            return number, None, line, "", None
+        fields = m.groupdict("")
+        at = self.format.timestamp_of_match(m, reference)
+        return number, fields, fields["Content"], normalise_level(fields.get("Level")), at
+
+    def _json_row(self, number: int, line: str, reference: int) -> Row:
+        jf = self.json_format
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
+            doc = None
+        if not isinstance(doc, dict) or lookup(doc, jf.message) is None:
+            return number, None, line, "", None
+        content, level = jf.text(doc, jf.message), jf.text(doc, jf.level)
+        fields = {"Timestamp": jf.text(doc, jf.timestamp), "Service": jf.text(doc, jf.service),
+                  "Level": level, "Content": content}  # fmt: skip
+        return number, fields, content, normalise_level(level), jf.timestamp_ms(doc, reference)
+
+
+@dataclass
+class Mined:
+    """What the first pass saw: each line's group (None: a line with empty content)."""
+
+    clusters: list[Cluster | None] = field(default_factory=list)
+    matched: int = 0
+    unmatched: list[int] = field(default_factory=list)  # line numbers
+
+    def occurrences(self) -> Counter[str]:
+        return Counter(c.id for c in self.clusters if c is not None)
+
+
+def open_input(path: Path, fmt: str | None, as_json: bool = False) -> LogInput:
+    """The file and its layout: `--json` or `--format json`, else `--format`, else JSON lines
+    for a `.jsonl`/`.ndjson` name (before any `.gz`), else the default format."""
+    if not path.is_file():
+        raise _InputError(f"{path}: no such log file")
+    bare = path.name.removesuffix(".gz")
+    if as_json or fmt == "json" or (fmt is None and bare.endswith(JSON_SUFFIXES)):
+        return LogInput(path, None)
+    try:
+        return LogInput(path, LogFormat.parse(fmt or DEFAULT_FORMAT))
+    except LogFormatError as exc:
+        raise _InputError(str(exc)) from exc
+
+
+def service_of(path: Path, service: str | None) -> str:
+    """`--service`, else the file name up to its first dot (`payment.log.gz` -> `payment`)."""
+    return service or path.name.split(".", 1)[0]
+
+
+def mine_file(source: LogInput, miner: TemplateMiner, service: str) -> Mined:
+    """First pass: stream every line into the miner (templates may still generalise)."""
+    mined = Mined()
+    for number, fields, content, level, at in source.rows("mining"):
+        if fields is None:
+            mined.unmatched.append(number)
+        else:
+            mined.matched += 1
+        mined.clusters.append(miner.add(service, content, level, at))
+    return mined
+
+
+def write_structured(source: LogInput, miner: TemplateMiner, mined: Mined, out: Path) -> None:
+    """Second pass: every line with its fields and its group's FINAL template and values."""
+    columns = source.columns
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["LineId", *columns, "EventId", "EventTemplate", "ParameterList"])
+        # not strict: lines appended since the first pass are left out
+        for row, cluster in zip(source.rows("writing"), mined.clusters, strict=False):
+            number, fields, content = row[0], row[1] or {}, row[2]
+            values = [content if c == "Content" else fields.get(c, "") for c in columns]
+            template = cluster.template if cluster else ""
+            params = miner.parameters(template, content) if cluster else []
+            cid = cluster.id if cluster else ""
+            writer.writerow([number, *values, cid, template, json.dumps(params)])
+
+
+def write_templates(miner: TemplateMiner, service: str, mined: Mined, out: Path) -> None:
+    """Loghub's templates file: the groups this file's lines fell in, most frequent first."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["EventId", "EventTemplate", "Occurrences", "Level"])
+        for cid, n in sorted(mined.occurrences().items(), key=lambda kv: (-kv[1], kv[0])):
+            cluster = miner.cluster(service, cid)
+            assert cluster is not None
+            writer.writerow([cid, cluster.template, n, cluster.level])
+
+
+def _miner(state: Path | None, depth: int | None, sim: float | None) -> TemplateMiner:
+    """A fresh miner, or the one saved in `state`, whose knobs must then agree with flags."""
+    if state is None or not state.exists():
+        knobs = {"depth": depth, "sim_threshold": sim}
+        try:
+            return TemplateMiner(DrainConfig(**{k: v for k, v in knobs.items() if v is not None}))
+        except ValueError as exc:
+            raise _InputError(str(exc)) from exc
+    try:
+        miner = TemplateMiner.load(state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _InputError(str(exc) if str(state) in str(exc) else f"{state}: {exc}") from exc
+    for flag, name, value in (("--depth", "depth", depth), ("--sim", "sim_threshold", sim)):
+        saved = getattr(miner.config, name)
+        if value is not None and value != saved:
+            raise _InputError(f"{state}: was mined with {name}={saved}; {flag} {value} differs")
+    return miner
+
+
+def _cmd_parse(args: argparse.Namespace) -> int:
+    try:
+        source = open_input(args.input, args.format, args.json)
+        miner = _miner(args.state, args.depth, args.sim)
+        service = service_of(args.input, args.service)
+        before = len(miner.clusters(service))
+        mined = mine_file(source, miner, service)
+        output = args.output or args.input.with_name(
+            args.input.name.removesuffix(".gz") + "_structured.csv"
+        )
+        write_structured(source, miner, mined, output)
+        if args.templates:
+            write_templates(miner, service, mined, args.templates)
+        if args.state:
+            miner.save(args.state)
+    except (_InputError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    templates = len(miner.clusters(service))
+    shown = ", ".join(f"{args.input}:{n}" for n in mined.unmatched[:UNMATCHED_SHOWN])
+    more = " ..." if len(mined.unmatched) > UNMATCHED_SHOWN else ""
+    print(
+        f"{args.input}: {len(mined.clusters):,} lines, {mined.matched:,} matched, "
+        f"{len(mined.unmatched):,} unmatched{f' ({shown}{more})' if shown else ''}; "
+        f"{len(mined.occurrences())} templates in the file, service {service} has {templates} "
+        f"({templates - before} new)"
+    )
+    print(f"structured: {output}")
+    for label, path in (("templates", args.templates), ("state", args.state)):
+        if path:
+            print(f"{label}: {path}")
+    return 0
+
+
+def template_counts(clusters: Iterable[tuple[str, Cluster]]) -> list[dict[str, Any]]:
+    """(service, group) -> rows of count, share, level, id and template, most frequent first."""
+    rows = [
+        {"service": s, "event_id": c.id, "template": c.template, "count": c.size, "level": c.level}
+        for s, c in clusters
+    ]
+    total = sum(r["count"] for r in rows) or 1
+    for r in rows:
+        r["share"] = round(r["count"] / total, 6)
+    return sorted(rows, key=lambda r: (-r["count"], r["service"], r["event_id"]))
+
+
+def _cmd_templates(args: argparse.Namespace) -> int:
+    try:
+        if args.state:
+            if not args.state.is_file():
+                raise _InputError(f"{args.state}: no such template-miner state")
+            miner = _miner(args.state, None, None)
+            services = [args.service] if args.service else sorted(miner.drains)
+            if args.service and args.service not in miner.drains:
+                raise _InputError(
+                    f"{args.state}: no service {args.service!r}; it holds {sorted(miner.drains)}"
+                )
+        else:
+            source = open_input(args.input, args.format)
+            miner, services = TemplateMiner(), [service_of(args.input, args.service)]
+            mine_file(source, miner, services[0])
+    except (_InputError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows = template_counts((s, c) for s in services for c in miner.clusters(s))
+    rows = rows[: args.top] if args.top else rows
+    if args.json:
+        for r in rows:
+            print(json.dumps(r, ensure_ascii=False))
+        return 0
+    many = len(services) > 1
+    print(f"{'count':>9} {'share':>7} {'level':<5} {'EventId':<11} {'service  ' if many else ''}template")  # fmt: skip
+    for r in rows:
+        where = f"{r['service']}  " if many else ""
+        print(f"{r['count']:>9,} {r['share']:>7.1%} {r['level']:<5} {r['event_id']:<11} {where}{r['template']}")  # fmt: skip
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from aiops.cli import logs_ask as ask
+
+    p = sub.add_parser("logs", help="mine log templates from files (Drain)")
+    lsub = p.add_subparsers(dest="logs_command", required=True, metavar="ACTION")
+
+    def layout(c: argparse.ArgumentParser) -> None:
+        c.add_argument("--format", default=None, metavar="FMT",
+                       help=f"Loghub format string (default {DEFAULT_FORMAT!r}); 'json' for "
+                       "JSON lines, the default for *.jsonl / *.ndjson")  # fmt: skip
+        c.add_argument("--service", default=None,
+                       help="service the templates belong to (default: file name to its first dot)")  # fmt: skip
+
+    c = lsub.add_parser("parse", help="structured CSV (Loghub layout) of every line's template")
+    c.add_argument("--input", type=Path, required=True, metavar="FILE", help="log file (.gz too)")
+    layout(c)
+    c.add_argument("--json", action="store_true", help="the input is JSON lines")
+    c.add_argument("--output", type=Path, default=None, metavar="STRUCTURED.csv",
+                   help="default: FILE_structured.csv beside the input")  # fmt: skip
+    c.add_argument("--templates", type=Path, default=None, metavar="TEMPLATES.csv",
+                   help="also write EventId,EventTemplate,Occurrences,Level")  # fmt: skip
+    c.add_argument("--state", type=Path, default=None, metavar="STATE.json",
+                   help="miner state: loaded first if it exists, saved after (stable IDs)")  # fmt: skip
+    c.add_argument("--depth", type=int, default=None, help="Drain tree depth (default 3)")
+    c.add_argument("--sim", type=float, default=None, help="similarity threshold (default 0.4)")
+    c.set_defaults(func=_cmd_parse)
+
+    c = lsub.add_parser("templates", help="lines per template, from a file or a miner state")
+    src = c.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", type=Path, metavar="FILE", help="log file to mine")
+    src.add_argument("--state", type=Path, metavar="STATE.json", help="saved miner state")
+    layout(c)
+    c.add_argument("--top", type=int, default=None, help="only the N most frequent")
+    c.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    c.set_defaults(func=_cmd_templates)
+    ask.add_parser(lsub)

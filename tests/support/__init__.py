@@ -1,0 +1,1 @@
+"""Shared test helpers: catalogs, stores, trace builders, compose fixtures."""
