@@ -148,6 +148,10 @@ class IssueSettings(_Model):
     graph_url: str | None = Field(
         None, description="where people open the day's dependency graph; {day} is substituted"
     )
+    notifiers: list[str] = Field(
+        default_factory=lambda: ["log"],
+        description="told once a run's issues are filed (aiops.sinks.notify); names registered there",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> IssueSettings:

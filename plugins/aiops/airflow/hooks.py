@@ -12,8 +12,9 @@ from airflow.sdk import BaseHook
 
 from aiops.logs.records import LogSource
 from aiops.settings import aiops_home, resolve_store_url
-from aiops.sinks.dry_run import DryRunSink
-from aiops.sinks.github import DEFAULT_BASE_URL, GitHubClient, GitHubTracker
+from aiops.sinks.github import GitHubClient
+from aiops.sinks.tracker import IssueTracker
+from aiops.sinks.trackers import TrackerSettings, dry_run_requested, github_client, open_tracker
 from aiops.sources.elasticsearch_logs import ElasticsearchLogConfig, ElasticsearchLogSource
 from aiops.sources.jaeger import DEFAULT_PAGE_LIMIT, JaegerClient
 from aiops.sources.jaeger_files import JaegerFileSource
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 METRICS_FILE_ENV = "AIOPS_METRICS_FILE"
 TRACES_DIR_ENV = "AIOPS_TRACES_DIR"
 LOGS_DIR_ENV = "AIOPS_LOGS_DIR"
-ISSUES_DRY_RUN_ENV = "AIOPS_ISSUES_DRY_RUN"  # "1": file issues as files even with a token
 
 
 class PrometheusHook(BaseHook):
@@ -230,42 +230,37 @@ class GitHubHook(BaseHook):
         super().__init__()
         self.github_conn_id = github_conn_id
 
-    def get_conn(self) -> GitHubClient | None:
-        """The client, or None when neither the connection nor the environment has a token."""
+    def tracker_settings(self, folder: Path) -> TrackerSettings:
+        """Where the nightly files: the connection's token and API base (else GITHUB_TOKEN /
+        GITHUB_API_URL), the dry-run ``folder``, and AIOPS_ISSUES_DRY_RUN."""
         try:
             conn = self.get_connection(self.github_conn_id)
         except AirflowNotFoundException:
             conn = None
         extra: dict[str, Any] = conn.extra_dejson if conn else {}
         token = (conn.password if conn else None) or extra.get("token")
-        token = token or os.environ.get("GITHUB_TOKEN")
-        if not token:
-            return None
-        base = (conn.host if conn else None) or os.environ.get("GITHUB_API_URL")
-        if base and "://" not in base:
-            base = f"https://{base}"
-        return GitHubClient(
-            token,
-            (base or DEFAULT_BASE_URL).rstrip("/"),
+        return TrackerSettings(
+            folder=folder,
+            token=token or os.environ.get("GITHUB_TOKEN") or None,
+            base_url=(conn.host if conn else None) or os.environ.get("GITHUB_API_URL") or None,
+            dry_run=dry_run_requested(),
+            token_source=f"{self.github_conn_id} or env",
             timeout=float(extra.get("timeout", 30.0)),
             attempts=int(extra.get("attempts", 5)),
             max_wait=float(extra.get("max_wait", 900.0)),
-            min_write_interval=max(float(extra.get("min_write_interval", 1.0)), 1.0),
+            min_write_interval=float(extra.get("min_write_interval", 1.0)),
         )
 
+    def get_conn(self) -> GitHubClient | None:
+        """The client, or None when neither the connection nor the environment has a token."""
+        settings = self.tracker_settings(aiops_home() / "issues")
+        return github_client(settings) if settings.token else None
 
-def issue_tracker(github_conn_id: str = GitHubHook.default_conn_name):
+
+def issue_tracker(github_conn_id: str = GitHubHook.default_conn_name) -> IssueTracker:
     """GitHub when a token is configured, else (or with AIOPS_ISSUES_DRY_RUN=1) the dry-run
     folder `<AIOPS_HOME>/issues`, where the same rendering lands as markdown files."""
-    dry = os.environ.get(ISSUES_DRY_RUN_ENV, "").lower() in ("1", "true", "yes")
-    client = None if dry else GitHubHook(github_conn_id).get_conn()
-    if client is None:
-        root = aiops_home() / "issues"
-        why = f"{ISSUES_DRY_RUN_ENV} is set" if dry else f"no token in {github_conn_id} or env"
-        log.info("issues: dry run into %s (%s)", root, why)
-        return DryRunSink(root)
-    log.info("issues: filing on %r", client)
-    return GitHubTracker(client)
+    return open_tracker(GitHubHook(github_conn_id).tracker_settings(aiops_home() / "issues"))
 
 
 def store_url(conn_id: str = "aiops_store") -> str:

@@ -14,7 +14,6 @@ import os
 import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 from aiops.cli.traces import parse_utc
 
@@ -51,22 +50,24 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 def _cmd_file(args: argparse.Namespace) -> int:
     from aiops.settings import resolve_store_url
-    from aiops.sinks.dry_run import DryRunSink
     from aiops.sinks.filing import file_findings, file_summary
-    from aiops.sinks.github import GitHubClient, GitHubTracker
+    from aiops.sinks.trackers import TrackerSettings, dry_run_requested, open_tracker
     from aiops.store import Store
 
     try:
         findings, interval = _load(args)
         catalog = _catalog(args)
-        token = os.environ.get("GITHUB_TOKEN", "")
-        if args.dry_run or not token:
-            if not args.dry_run:
-                print("no GITHUB_TOKEN: filing into the dry-run folder", file=sys.stderr)
-            tracker: Any = DryRunSink(_out(args))
-        else:
-            base = args.github_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
-            tracker = GitHubTracker(GitHubClient(token, base, max_wait=args.max_wait))
+        settings = TrackerSettings(
+            folder=_out(args),
+            token=os.environ.get("GITHUB_TOKEN") or None,
+            base_url=args.github_url or os.environ.get("GITHUB_API_URL") or None,
+            dry_run=args.dry_run or dry_run_requested(),
+            token_source="GITHUB_TOKEN",
+            max_wait=args.max_wait,
+        )
+        if not settings.token and not settings.dry_run:
+            print("no GITHUB_TOKEN: filing into the dry-run folder", file=sys.stderr)
+        tracker = open_tracker(settings)
         with Store.open(resolve_store_url(args.store)) as store:
             report = file_findings(findings, interval, tracker, store, catalog)
     except (OSError, ValueError) as exc:
@@ -145,7 +146,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     c = isub.add_parser("file", help="file the findings: GitHub with GITHUB_TOKEN, else files")
     common(c, "the dry-run folder (default $AIOPS_HOME/issues, out/issues)")
-    c.add_argument("--dry-run", action="store_true", help="write files even with a token")
+    c.add_argument("--dry-run", action="store_true",
+                   help="write files even with a token (as AIOPS_ISSUES_DRY_RUN=1 does)")  # fmt: skip
     c.add_argument("--github-url", default=None,
                    help="API base URL (default $GITHUB_API_URL or https://api.github.com)")  # fmt: skip
     c.add_argument("--store", default=None,
