@@ -11,15 +11,16 @@ and forecasts the live run gave.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag, task
 
 from aiops.airflow.dagkit import (
     POOL,
     START_DATE,
+    data_interval,
     default_args,
     interval_timetable,
     plan_shards,
-    record_run,
+    record_pipeline_run,
     report,
 )
 
@@ -40,31 +41,27 @@ def aiops_hourly():
     def mine_logs() -> dict:
         from aiops.airflow import tasks
 
-        ctx = get_current_context()
-        return tasks.mine_log_window(ctx["data_interval_start"], ctx["data_interval_end"])
+        return tasks.mine_logs(*data_interval())
 
     # scoring runs when the logs fail too (its events then carry no log context)
     @task(pool=POOL, trigger_rule="all_done")
     def score_shard(shard: list[str]) -> dict:
         from aiops.airflow import tasks
 
-        ctx = get_current_context()
-        return tasks.score_shard(shard, ctx["data_interval_start"], ctx["data_interval_end"])
+        return tasks.score_shard(shard, *data_interval())
 
     @task(pool=POOL)
     def predict_shard(shard: list[str]) -> dict:
         from aiops.airflow import tasks
 
-        ctx = get_current_context()
-        return tasks.predict_shard(shard, ctx["data_interval_start"], ctx["data_interval_end"])
+        return tasks.predict_shard(shard, *data_interval())
 
     # correlation reads whatever the hour's other tasks stored, even when one of them failed
     @task(trigger_rule="all_done")
     def correlate() -> dict:
         from aiops.airflow import tasks
 
-        ctx = get_current_context()
-        return tasks.correlate_window(ctx["data_interval_start"], ctx["data_interval_end"])
+        return tasks.correlate(*data_interval())
 
     shards = plan_shards()
     logs = mine_logs()
@@ -74,7 +71,7 @@ def aiops_hourly():
     summaries = [report(scored), report.override(task_id="report_predictions")(predicted)]
     correlated = correlate()
     [logs, scored, predicted] >> correlated
-    [*summaries, correlated] >> record_run()
+    [*summaries, correlated] >> record_pipeline_run()
 
 
 aiops_hourly()

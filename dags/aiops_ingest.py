@@ -6,14 +6,15 @@ For its data interval [start, end) the DAG pulls each signal from Prometheus (co
 
 from __future__ import annotations
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag, task
 
 from aiops.airflow.dagkit import (
     START_DATE,
+    data_interval,
     default_args,
     interval_timetable,
     plan_shards,
-    record_run,
+    record_pipeline_run,
     report,
 )
 
@@ -33,10 +34,9 @@ def aiops_ingest():
     def summarize_shard(shard: list[str]) -> dict:
         from aiops.airflow import tasks
 
-        ctx = get_current_context()
-        return tasks.summarize_shard(shard, ctx["data_interval_start"], ctx["data_interval_end"])
+        return tasks.summarize_shard(shard, *data_interval())
 
-    report(summarize_shard.expand(shard=plan_shards())) >> record_run()
+    report(summarize_shard.expand(shard=plan_shards())) >> record_pipeline_run()
 
 
 aiops_ingest()

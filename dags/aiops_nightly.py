@@ -19,16 +19,17 @@ rerun or a backfill of a filed night write nothing.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag, task
 
 from aiops.airflow.dagkit import (
     JAEGER_POOL,
     POOL,
     START_DATE,
+    data_interval,
     default_args,
     interval_timetable,
     plan_shards,
-    record_run,
+    record_pipeline_run,
     report,
 )
 
@@ -48,54 +49,44 @@ def aiops_nightly():
     def train_shard(shard: list[str]) -> dict:
         from aiops.airflow import tasks
 
-        return tasks.train_shard(shard, get_current_context()["data_interval_end"])
+        _, end = data_interval()
+        return tasks.train_shard(shard, end)
 
     @task(pool=JAEGER_POOL)
     def analyze_traces() -> dict:
         from aiops.airflow import tasks
 
-        context = get_current_context()
-        return tasks.analyze_trace_window(
-            context["data_interval_start"], context["data_interval_end"]
-        )
+        return tasks.analyze_traces(*data_interval())
 
     @task
     def file_issues() -> dict:
         from aiops.airflow import tasks
 
-        context = get_current_context()
-        return tasks.file_issue_window(context["data_interval_start"], context["data_interval_end"])
+        return tasks.file_issues(*data_interval())
 
     @task
     def analyze_logs() -> dict:
         from aiops.airflow import tasks
 
-        context = get_current_context()
-        return tasks.mine_log_window(
-            context["data_interval_start"], context["data_interval_end"], findings=True
-        )
+        return tasks.mine_logs(*data_interval(), findings=True)
 
     @task
     def summarize_incidents() -> dict:
         from aiops.airflow import tasks
 
-        context = get_current_context()
-        return tasks.summarize_incident_window(
-            context["data_interval_start"], context["data_interval_end"]
-        )
+        return tasks.summarize_incidents(*data_interval())
 
     @task
     def narrate_findings() -> dict:
         from aiops.airflow import tasks
 
-        context = get_current_context()
-        return tasks.narrate_window(context["data_interval_start"], context["data_interval_end"])
+        return tasks.narrate_findings(*data_interval())
 
     trained = report(train_shard.expand(shard=plan_shards()))
     found = [analyze_traces(), analyze_logs(), summarize_incidents()]
     filed = file_issues()
     found >> narrate_findings() >> filed
-    [trained, filed] >> record_run()
+    [trained, filed] >> record_pipeline_run()
 
 
 aiops_nightly()

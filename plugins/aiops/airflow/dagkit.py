@@ -4,7 +4,7 @@ totals reporter. DAG files import this and declare only what is theirs."""
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pendulum
@@ -56,8 +56,14 @@ def report(parts: list[dict]) -> dict:
     return tasks.combine_totals(list(parts))
 
 
-@task
-def record_run() -> dict:
+def data_interval() -> tuple[datetime, datetime]:
+    """The running task's data interval [start, end): the only time a task may act on."""
+    ctx = get_current_context()
+    return ctx["data_interval_start"], ctx["data_interval_end"]
+
+
+@task(task_id="record_run")
+def record_pipeline_run() -> dict:
     """The run summary of a run whose every task succeeded (the default trigger rule): a
     `pipeline_runs` row and, when configured, a Pushgateway push (aiops.pipeline_runs). Its push is
     what the "no successful hourly run in 3 hours" alert watches."""

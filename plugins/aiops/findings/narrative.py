@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiops.store import Store
 
 GENERATED = "generated"
 RULE_BASED = "rule_based"
@@ -44,3 +47,10 @@ class Narrative:
 
 def rule_based(use: str, reason: str, prompt_hash: str = "") -> Narrative:
     return Narrative(use, RULE_BASED, reason, "", {}, prompt_hash)
+
+
+def read_narratives(store: Store, start: datetime, end: datetime) -> dict[str, Narrative]:
+    """The interval's narratives by fingerprint, as the nightly narration stored them (the
+    `narratives` table holds these records' rows, replaced per interval)."""
+    rows = store.read("narratives", interval_start=start, interval_end=end)
+    return {row["fingerprint"]: Narrative.from_row(row) for row in rows}

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiops.catalog import IncidentSettings
+from aiops.findings.model import finding_row
 from aiops.incidents.graph import DependencyGraph
 from aiops.incidents.grouping import GroupingConfig, group_events
 from aiops.incidents.incident import Incident, incident_ids
@@ -28,6 +29,7 @@ from aiops.incidents.incident_event import (
     merged,
 )
 from aiops.incidents.ranking import RankingConfig, rank_root_causes
+from aiops.incidents.report import alert_volume, incident_finding
 from aiops.metrics.event_store import events_as_of
 from aiops.store import Store
 from aiops.traces.model import Edge
@@ -185,3 +187,35 @@ def latest_incidents(store: Store, start: datetime, end: datetime) -> list[dict[
         if seen is None or row["interval_end"] > seen["interval_end"]:
             newest[row["incident_id"]] = row
     return sorted(newest.values(), key=lambda r: (r["start"], r["incident_id"]))
+
+
+def record_incidents(
+    store: Store, settings: IncidentSettings, start: datetime, end: datetime
+) -> Correlation:
+    """The hourly correlation step: the interval's incidents correlated, stored (replacing the
+    interval's rows) and logged."""
+    correlation = correlate_window(store, start, end, settings)
+    store_incidents(store, correlation, start, end)
+    log.info("incidents [%s, %s) with the map of %s: %s", start.isoformat(), end.isoformat(),
+             correlation.graph_window or "(no map)", correlation.totals())  # fmt: skip
+    for incident in correlation.incidents:
+        log.info("  %s %s %s", incident.incident_id, incident.status, incident.title)
+        log.info("    %s", incident.summary)
+    return correlation
+
+
+def record_day(
+    store: Store, settings: IncidentSettings, start: datetime, end: datetime
+) -> dict[str, int]:
+    """The nightly summary step: the day's incidents (each as its newest hour saw it) stored
+    as findings for the issue sink, those with at least `min_events_for_issue` events, and
+    the day's alert-volume row (raw points -> events -> incidents)."""
+    window = {"interval_start": start, "interval_end": end}
+    rows = latest_incidents(store, start, end)
+    volume = alert_volume(rows, start, end)
+    store.upsert("alert_volume", [volume])
+    filed = [incident_finding(r) for r in rows if len(r["events"]) >= settings.min_events_for_issue]
+    store.replace("findings", [{**window, **finding_row(f.to_json())} for f in filed], **window,
+                  source="incidents")  # fmt: skip
+    log.info("incidents of [%s, %s): %s", start.isoformat(), end.isoformat(), volume)
+    return {"incidents": len(rows), "findings": len(filed), "events": volume["events"]}

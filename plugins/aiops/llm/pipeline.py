@@ -22,7 +22,9 @@ from aiops.llm.cache import ResponseCache
 from aiops.llm.explain import explain_findings
 from aiops.llm.gateway import Gateway
 from aiops.llm.narrate import narrate_incidents
+from aiops.llm.session import open_gateway
 from aiops.sinks.filing import filing_order
+from aiops.sinks.render import interval_text
 from aiops.store import Store
 
 log = logging.getLogger(__name__)
@@ -87,9 +89,28 @@ def narrate_window(
     return [n.row(fp, start, end) for fp, n in sorted(narratives.items())]
 
 
-def read_narratives(store: Store, start: datetime, end: datetime) -> dict[str, Narrative]:
-    rows = store.read("narratives", interval_start=start, interval_end=end)
-    return {row["fingerprint"]: Narrative.from_row(row) for row in rows}
+def narrate_interval(
+    store: Store,
+    catalog: Catalog,
+    start: datetime,
+    end: datetime,
+    *,
+    api_key: str | None,
+    base_url: str | None = None,
+) -> dict[str, Any]:
+    """The nightly narration step: the interval's findings narrated where a key, the day's
+    budget and the cache allow (rule-based rows, with the reason, everywhere else), the
+    `narratives` rows replaced; the run's totals (calls, tokens, cost, generated, cached)."""
+    window = {"interval_start": start, "interval_end": end}
+    gateway, cache = open_gateway(
+        store, catalog.llm, run=f"narrate {interval_text((start, end))}", day=start.date(),
+        now=end, api_key=api_key, base_url=base_url,
+    )  # fmt: skip
+    findings = [Finding.from_json(r["finding"]) for r in store.read("findings", **window)]
+    rows = narrate_window(store, findings, gateway, cache, catalog, start, end)
+    store.replace("narratives", rows, **window)
+    log.info("narratives [%s, %s): %s", start.isoformat(), end.isoformat(), gateway.totals.line())
+    return {"narratives": len(rows), **gateway.totals.to_json()}
 
 
 def _short(reason: str) -> str:

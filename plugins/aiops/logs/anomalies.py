@@ -33,7 +33,7 @@ SEASONAL_MIN_DAYS = 3.0  # a median of two days is their mean: one burst would m
 USUAL_PRESENCE = 0.5  # share of history hours a template must log in to go "silent"
 
 
-def score_service(
+def service_log_anomalies(
     store: Store,
     service: str,
     start: datetime,

@@ -12,7 +12,7 @@ reproduce a past run read the snapshots as of that run.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiops.store import Store
@@ -50,3 +50,15 @@ def events_as_of(
             newest[key] = row
     rows = [row for row in newest.values() if row["end"] > since]
     return sorted(rows, key=lambda row: tuple(row[k] for k in _KEY))
+
+
+def open_event_starts(
+    store: Store, service: str, start: datetime, reach: timedelta
+) -> dict[str, datetime]:
+    """Per signal, the start of the service's anomaly event still running when the interval
+    beginning at ``start`` opens (ended within ``reach`` before it), as the run before left
+    it, not as later runs extended it: a deviation that carries on keeps its start."""
+    out: dict[str, datetime] = {}
+    for row in events_as_of(store, start - reach, start, service=service, kind="anomaly"):
+        out[row["signal"]] = max(out.get(row["signal"], row["start"]), row["start"])
+    return out

@@ -1,4 +1,4 @@
-"""Nightly training and hourly scoring of one service's baselines: the work behind both DAGs.
+"""Nightly training and hourly scoring of a shard's baselines: the work behind both DAGs.
 
 Nightly: pull `training_days` of every signal, quarantine frames that fail the quality suite,
 fit the seasonal baseline (vectorised over the service's signals) and the service's
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,11 +30,14 @@ from aiops.baselines.seasonal import (
     SeasonalBaselineConfig,
 )
 from aiops.catalog import Catalog
+from aiops.logs.context import with_log_context
+from aiops.metrics.event_store import open_event_starts, store_events
 from aiops.metrics.events import EventConfig, events_for_series, multivariate_events, no_data_event
 from aiops.metrics.frames import fetch_validated, service_frame, signal_bounds, window_grid
 from aiops.model_registry import ModelMeta, ModelRegistry, version_for
-from aiops.quality import FrameVerdict
+from aiops.quality import FrameVerdict, quarantine
 from aiops.sources.signals import SignalSource
+from aiops.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -236,3 +240,75 @@ def _binomial_floor(
     low[key] = np.maximum(c - k * spread, 0.0)
     high[key] = np.minimum(c + k * spread, 1.0)
     return z, low, high
+
+
+#: Trains a service's forecasters on the validated frame its baselines were fitted on, for
+#: the window ending at the given time; True when a forecaster was stored.
+ForecastTrainer = Callable[[pd.DataFrame, str, datetime], bool]
+
+
+def train_services(
+    store: Store,
+    source: SignalSource,
+    catalog: Catalog,
+    services: Iterable[str],
+    end: datetime,
+    registry: ModelRegistry,
+    *,
+    train_forecasts: ForecastTrainer | None = None,
+    settings: DetectionSettings = DetectionSettings(),
+) -> dict[str, int]:
+    """The nightly training step: each service trained on the window ending at ``end`` and
+    stored as a registry version named after it, failed frames quarantined, and (through
+    ``train_forecasts``) its forecasters fitted on the same validated frame, one service
+    after another so a failure keeps what the services before it stored."""
+    window_start = end - timedelta(days=settings.training_days)
+    totals = {"services": 0, "trained": 0, "quarantined": 0, "not_trained": 0, "forecasters": 0}
+    services = list(services)
+    for service in services:
+        outcome = train_service(source, catalog, service, end, registry, settings)
+        totals["quarantined"] += quarantine(store, outcome.quarantined, window_start, end)
+        totals["services"] += 1
+        totals["trained" if outcome.model else "not_trained"] += 1
+        if train_forecasts is not None and outcome.model is not None and outcome.frame is not None:
+            totals["forecasters"] += int(train_forecasts(outcome.frame, service, end))
+        for note in outcome.notes:
+            log.warning("%s: %s", service, note)
+    log.info("training window ending %s, shard %s: %s", end.isoformat(), services, totals)
+    return totals
+
+
+def score_services(
+    store: Store,
+    source: SignalSource,
+    catalog: Catalog,
+    services: Iterable[str],
+    start: datetime,
+    end: datetime,
+    registry: ModelRegistry,
+    settings: DetectionSettings = DetectionSettings(),
+) -> dict[str, int]:
+    """The hourly scoring step: each service's events touching [start, end) (continuing the
+    ones the previous hour left open), carrying the same service's log anomalies as context,
+    stored as this run saw them (aiops.metrics.event_store); failed frames quarantined."""
+    reach = timedelta(seconds=60) * (settings.events.merge_gap + 1)
+    totals = {"services": 0, "events": 0, "anomalous_points": 0, "quarantined": 0,
+              "no_data": 0, "unscored": 0}  # fmt: skip
+    services = list(services)
+    for service in services:
+        open_events = open_event_starts(store, service, start, reach)
+        outcome = score_service(
+            source, catalog, service, start, end, registry, open_events, settings
+        )
+        store_events(store, service, with_log_context(store, outcome.events, until=end), end)
+        totals["quarantined"] += quarantine(store, outcome.quarantined, start, end)
+        totals["services"] += 1
+        totals["events"] += sum(1 for e in outcome.events if e["kind"] == "anomaly")
+        totals["no_data"] += sum(1 for e in outcome.events if e["kind"] == "no_data")
+        totals["anomalous_points"] += outcome.anomalous_points
+        totals["unscored"] += 0 if outcome.model else 1
+        for note in outcome.notes:
+            log.warning("%s: %s", service, note)
+    log.info("interval [%s, %s) shard %s: %s", start.isoformat(), end.isoformat(), services,
+             totals)  # fmt: skip
+    return totals

@@ -18,6 +18,7 @@ import pandas as pd
 
 from aiops.catalog import Catalog
 from aiops.sources.signals import SignalSeries, SignalSource
+from aiops.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +114,22 @@ def summarize_services(
                 }
             )
     return ShardSummary(rows)
+
+
+def store_series_summaries(
+    store: Store,
+    source: SignalSource,
+    catalog: Catalog,
+    services: Iterable[str],
+    start: datetime,
+    end: datetime,
+) -> dict[str, int]:
+    """The ingest step: summarise the services' signals for [start, end), upsert the rows
+    (keyed by interval, so a rerun rewrites the same ones) and return the totals."""
+    services = list(services)
+    summary = summarize_services(source, catalog, services, start, end)
+    store.upsert("series_summary", summary.rows)
+    totals = summary.totals
+    log.info("interval [%s, %s) shard %s: %s", start.isoformat(), end.isoformat(), services,
+             totals)  # fmt: skip
+    return totals

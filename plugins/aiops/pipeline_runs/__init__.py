@@ -3,20 +3,20 @@ Prometheus Pushgateway, for the alert rules in ``include/prometheus/aiops-alerts
 
 A DAG's last task, once the run's results are stored::
 
-    from aiops.pipeline_runs import pushgateway_url, push_run, record_run
+    from aiops.pipeline_runs import pushgateway_url, record_and_push
 
-    summary = record_run(store, dag_id, data_interval_start, data_interval_end)
-    outcome = push_run(
-        pushgateway_url(), summary,
+    outcome = record_and_push(
+        store, dag_id, data_interval_start, data_interval_end,
+        pushgateway=pushgateway_url(),
         started_at=dag_run.start_date,
         backfill=dag_run.run_type == "backfill",
         llm_budget_usd=catalog.llm.daily_budget_usd,
-    )
-    log.info(outcome.line())  # a failed push is logged, never raised
+    )  # a failed push is logged, never raised
 
 Domain code: no Airflow import; the DAG passes the interval and the run's facts in.
 """
 
+from aiops.pipeline_runs.pipeline import record_and_push
 from aiops.pipeline_runs.pushgateway import (
     PUSHGATEWAY_URL_ENV,
     PushOutcome,
@@ -35,6 +35,7 @@ __all__ = [
     "grouping_key",
     "push_run",
     "pushgateway_url",
+    "record_and_push",
     "record_run",
     "run_registry",
     "run_summary",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,15 +26,16 @@ import numpy as np
 import pandas as pd
 
 from aiops.catalog import Catalog, Scaling
-from aiops.forecast import ForecastConfig, ForecastSet
+from aiops.forecast import ForecastConfig, ForecastError, ForecastSet
 from aiops.forecast.config import CANDIDATES
 from aiops.metrics.frames import fetch_validated, service_frame, signal_bounds, window_grid
 from aiops.model_registry import ModelMeta, ModelRegistry, version_for
 from aiops.predictive.breach import time_to_breach
 from aiops.predictive.scaling import replicas_plan, scaling_values
-from aiops.quality import FrameVerdict
+from aiops.quality import FrameVerdict, quarantine
 from aiops.settings import forecast_candidates
 from aiops.sources.signals import SignalSource
+from aiops.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,19 @@ def train_forecasts(
     )
     registry.save(meta, lambda folder: forecasts.save(folder / "forecast"))
     return meta
+
+
+def train_service_forecasts(
+    frame: pd.DataFrame, service: str, window_end: datetime, registry: ModelRegistry
+) -> bool:
+    """:func:`train_forecasts` for the nightly training step: a service none of whose series
+    can be forecast keeps its previous forecaster (logged), instead of failing the shard."""
+    try:
+        train_forecasts(frame, service, window_end, registry)
+    except ForecastError as exc:
+        log.warning("%s: forecasters not trained: %s", service, exc)
+        return False
+    return True
 
 
 def _chosen_score(choice: dict[str, Any], metric: str) -> float | None:
@@ -169,6 +184,36 @@ def predict_service(
                 log.info("%s: %s", service, breach.message())
                 outcome.alerts.append(breach.row(model, meta.version))
     return outcome
+
+
+def predict_services(
+    store: Store,
+    source: SignalSource,
+    catalog: Catalog,
+    services: Iterable[str],
+    start: datetime,
+    end: datetime,
+    registry: ModelRegistry,
+) -> dict[str, int]:
+    """The hourly prediction step: each service forecast from ``end``, its predictions (which
+    the KEDA scaler serves) and predictive alerts upserted, failed frames quarantined; one
+    service after another, so a failure keeps what the services before it stored."""
+    totals = {"services": 0, "predictions": 0, "alerts": 0, "quarantined": 0, "unpredicted": 0}
+    services = list(services)
+    for service in services:
+        outcome = predict_service(source, catalog, service, start, end, registry)
+        # a backfilled hour never replaces what a newer hour predicted for the same time
+        store.upsert("predictions", outcome.predictions, newer="generated_at")
+        store.upsert("predictive_alerts", outcome.alerts)
+        totals["quarantined"] += quarantine(store, outcome.quarantined, start, end)
+        totals["services"] += 1
+        totals["predictions"] += len(outcome.predictions)
+        totals["alerts"] += len(outcome.alerts)
+        totals["unpredicted"] += 0 if outcome.predictions else 1
+        for note in outcome.notes:
+            log.warning("%s: %s", service, note)
+    log.info("forecast from %s, shard %s: %s", end.isoformat(), services, totals)
+    return totals
 
 
 def _last_observation(series: pd.Series) -> tuple[datetime | None, float | None]:

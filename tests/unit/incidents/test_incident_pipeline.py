@@ -55,7 +55,7 @@ def metric(service: str, start: datetime, end: datetime, z: float, signal: str =
 
 def log_row(service: str, start: datetime, end: datetime, kind: str = "error_ratio",
             template_id: str = "", level: str = "ERROR", score: float = 8.0, detail=None):  # fmt: skip
-    """A `log_anomalies` row as score_service writes it."""
+    """A `log_anomalies` row as service_log_anomalies writes it."""
     return {"interval_start": start, "interval_end": end, "service": service, "kind": kind,
             "template_id": template_id, "template": f"{service} failed <*>" if template_id else "",
             "level": level, "observed": 0.2, "expected": 0.01, "score": score,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aiops.catalog import LogSettings
-from aiops.logs.anomalies import score_service
+from aiops.logs.anomalies import service_log_anomalies
 from aiops.logs.drain import Cluster
 from aiops.store import Store
 
@@ -49,7 +49,7 @@ def _store(tmp_path: Path, days: int, now_hour: datetime, now: dict[str, int]) -
 
 
 def _score(store: Store, hour: datetime) -> dict[tuple[str, str], dict]:
-    rows = score_service(
+    rows = service_log_anomalies(
         store, "shop", hour, hour + timedelta(hours=1), [],
         {"Eday": DAYTIME, "Esteady": STEADY}, LogSettings(),
     )  # fmt: skip
@@ -91,5 +91,5 @@ def test_hours_never_mined_are_not_silence(tmp_path) -> None:
     hour = DAY0.replace(hour=14)
     with _store(tmp_path, days=5, now_hour=hour, now={"Eday": 0, "Esteady": 0}) as store:
         later = hour + timedelta(hours=5)  # nothing stored for this hour
-        assert score_service(store, "shop", later, later + timedelta(hours=1), [],
+        assert service_log_anomalies(store, "shop", later, later + timedelta(hours=1), [],
                              {"Eday": DAYTIME, "Esteady": STEADY}, LogSettings()) == []  # fmt: skip

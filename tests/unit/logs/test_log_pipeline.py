@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from aiops.catalog import LogSettings, load_catalog
-from aiops.logs.anomalies import score_service
+from aiops.catalog import DEFAULT_CATALOG, LogSettings, load_catalog
+from aiops.logs.anomalies import service_log_anomalies
 from aiops.logs.context import with_log_context
 from aiops.logs.miner import TemplateMiner
+from aiops.logs.pipeline import STATE_KEEP, mine_interval
 from aiops.logs.window import (
     STATE_FILE,
     STATE_NAME,
@@ -68,9 +69,21 @@ def world_logs(demo_world: tuple[Path, dict[str, Any]]) -> Path:
     return demo_world[0] / "logs"
 
 
+def mine_files(
+    logs: Path, url: str, models: Path, start: datetime, end: datetime, findings: bool = False
+) -> dict[str, Any]:
+    """One run of the log step over the files in ``logs``, with the shipped catalog."""
+    catalog = load_catalog(DEFAULT_CATALOG)
+    source = LogFileSource(logs, catalog.logs.format)
+    with Store.open(url) as store:
+        return mine_interval(store, source, ModelRegistry(str(models), keep=STATE_KEEP), catalog,
+                             start, end, findings=findings)  # fmt: skip
+
+
 @dataclass
 class Pipeline:
-    """`mine_log_window` runs against one results store and one model registry."""
+    """The hourly/nightly log step (`mine_interval`) against one results store and one model
+    registry, reading the log files as AIOPS_LOGS_DIR would."""
 
     logs: Path
     url: str
@@ -79,15 +92,7 @@ class Pipeline:
     findings: dict[tuple[datetime, datetime], list[dict]] = field(default_factory=dict)
 
     def run(self, start: datetime, end: datetime, findings: bool = False) -> dict[str, Any]:
-        from aiops.airflow.tasks import mine_log_window
-
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("AIOPS_LOGS_DIR", str(self.logs))
-            env.setenv("AIOPS_STORE_URL", self.url)
-            env.setenv("AIOPS_MODELS", str(self.models))
-            env.delenv("AIRFLOW_CONN_AIOPS_STORE", raising=False)
-            env.delenv("AIOPS_CATALOG", raising=False)
-            return mine_log_window(start, end, findings=findings)
+        return mine_files(self.logs, self.url, self.models, start, end, findings=findings)
 
     def read(self, table: str, **equals: Any) -> list[dict[str, Any]]:
         with Store.open(self.url) as store:
@@ -317,10 +322,8 @@ def test_anomaly_events_get_the_log_anomalies_of_their_service(pipeline: Pipelin
 
 
 def test_unreadable_lines_are_quarantined_with_where_and_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    from aiops.airflow.tasks import mine_log_window
-
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "billing.log").write_text(
@@ -337,14 +340,10 @@ def test_unreadable_lines_are_quarantined_with_where_and_why(
     broken = good[1][:-1]  # the closing brace cut off
     (logs / "events.jsonl").write_text("\n".join([good[0], broken, good[2]]) + "\n")
     (logs / "nginx.log").write_text("Oct 31 12:00:01 web nginx[12]: GET / 200\n")
-    monkeypatch.setenv("AIOPS_LOGS_DIR", str(logs))
-    monkeypatch.setenv("AIOPS_STORE_URL", f"sqlite:///{tmp_path / 'results.db'}")
-    monkeypatch.setenv("AIOPS_MODELS", str(tmp_path / "models"))
-    monkeypatch.delenv("AIRFLOW_CONN_AIOPS_STORE", raising=False)
-    monkeypatch.delenv("AIOPS_CATALOG", raising=False)
     start, end = utc(2026, 10, 31, 12), utc(2026, 10, 31, 13)
 
-    totals = mine_log_window(start, end)
+    totals = mine_files(logs, f"sqlite:///{tmp_path / 'results.db'}", tmp_path / "models", start,
+                        end)  # fmt: skip
 
     assert totals["lines"] == 4
     with Store.open(f"sqlite:///{tmp_path / 'results.db'}") as store:
@@ -432,7 +431,7 @@ def test_a_new_error_in_elasticsearch_is_reported_with_its_sample(tmp_path: Path
         store.upsert("log_volume", mined.volume)
         store.upsert("log_template_counts", mined.counts)
         rows = {
-            service: score_service(
+            service: service_log_anomalies(
                 store,
                 service,
                 ES_START,

@@ -1,0 +1,37 @@
+"""Every DAG's last step: the run's summary recorded, then pushed.
+
+Called once the run's other tasks succeeded (Airflow's default trigger rule), so the push,
+which replaces the DAG's group on the Pushgateway, only ever says "this run worked". A
+failed push is logged, never raised: monitoring must not fail the results it monitors.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from aiops.pipeline_runs.pushgateway import PushOutcome, push_run
+from aiops.pipeline_runs.summary import record_run
+from aiops.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def record_and_push(
+    store: Store,
+    dag_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    pushgateway: str | None,
+    started_at: datetime | None,
+    backfill: bool,
+    llm_budget_usd: float | None,
+) -> PushOutcome:
+    """Upsert the run's `pipeline_runs` row for [start, end) and push it to the Pushgateway
+    at ``pushgateway`` (None: recorded only); the push's outcome, logged."""
+    summary = record_run(store, dag_id, start, end)
+    outcome = push_run(pushgateway, summary, started_at=started_at, backfill=backfill,
+                       llm_budget_usd=llm_budget_usd)  # fmt: skip
+    (log.info if outcome.ok or outcome.status == "skipped" else log.warning)(outcome.line())
+    return outcome
