@@ -2,9 +2,17 @@
 
     forecast_set.json        format, configuration, series, choices with scores, skipped
     intervals.npz            per candidate kept: <name>_lower, <name>_upper (horizon x series)
-    baseline/                the seasonal baseline (its own JSON + npz) and decay.json,
-                             when a series uses it (or keep_all)
-    prophet_models.json.gz   key -> Prophet's model JSON (prophet.serialize), when any
+    <the forecasters' own>   each candidate's fitted state, written by the candidate itself
+                             (aiops.forecast.candidate) under names that start with its
+                             own; the built-ins: baseline/ (the seasonal baseline's JSON +
+                             npz and decay.json) when a series uses it (or keep_all), and
+                             prophet_models.json.gz (key -> Prophet's model JSON) when any;
+                             seasonal naive learns nothing and writes nothing
+
+Format 2 adds `candidate_configs` to the configuration (the configs of forecasters that
+are not built in); a format 1 folder (written before the forecaster registry) has the same
+files and loads as it always did. Loading needs every forecaster the set names to be
+registered (aiops.forecast.registry), and fails naming the one that is not.
 
 Floats go through JSON as their shortest repr and through npz as raw float64, so a loaded
 set predicts bit for bit what the saved one did. `load` reads everything into memory: the
@@ -13,7 +21,6 @@ hourly job loads from a temporary copy that is deleted before it predicts.
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,26 +28,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from aiops.forecast.baseline import BaselineForecaster
 from aiops.forecast.config import ForecastConfig, config_from_dict, config_to_dict
 from aiops.forecast.errors import ForecastError
 from aiops.forecast.naive import SeasonalNaive
-from aiops.forecast.prophet_model import ProphetPredictor
+from aiops.forecast.registry import forecaster_class
 
 if TYPE_CHECKING:
     from aiops.forecast.forecast_set import ForecastSet
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 KIND = "forecast-set"
 META_FILE = "forecast_set.json"
 INTERVALS_FILE = "intervals.npz"
-BASELINE_DIR = "baseline"
-PROPHET_FILE = "prophet_models.json.gz"
 
 
 def save(fs: ForecastSet, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    cfg = fs.config
     arrays: dict[str, np.ndarray] = {}
     interval_keys: dict[str, list[str]] = {}
     for name, per_key in sorted(fs._offsets.items()):
@@ -50,26 +54,17 @@ def save(fs: ForecastSet, folder: Path) -> Path:
         arrays[f"{name}_upper"] = np.column_stack([per_key[k][1] for k in keys])
     with (folder / INTERVALS_FILE).open("wb") as fh:
         np.savez(fh, **arrays)
-    uses_baseline = cfg.keep_all or any(c["model"] == "baseline" for c in fs.choices_.values())
-    if fs._baseline is not None and uses_baseline:
-        fs._baseline.save(folder / BASELINE_DIR)
-    if fs._prophet.models_json:
-        text = json.dumps(fs._prophet.models_json, sort_keys=True)
-        with (
-            (folder / PROPHET_FILE).open("wb") as raw,
-            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz,
-        ):
-            gz.write(text.encode())
+    for forecaster in fs.forecasters_.values():
+        forecaster.save(folder)
     meta = {
         "format": FORMAT_VERSION,
         "kind": KIND,
-        "config": config_to_dict(cfg),
+        "config": config_to_dict(fs.config),
         "keys": list(fs.keys_),
         "choices": fs.choices_,
         "skipped": fs.skipped_,
         "train_end": fs.train_end_.isoformat(),
         "interval_keys": interval_keys,
-        "baseline": (folder / BASELINE_DIR).exists(),
     }
     (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return folder
@@ -93,16 +88,11 @@ def load(cls: type[ForecastSet], folder: Path) -> ForecastSet:
                     f"expected ({cfg.horizon_steps}, {len(keys)})"
                 )
             fs._offsets[name] = {k: (lower[:, j], upper[:, j]) for j, k in enumerate(keys)}
-    fs._baseline = None
-    if meta["baseline"]:
-        fs._baseline = BaselineForecaster.for_config(cfg).load(folder / BASELINE_DIR)
-    models: dict[str, str] = {}
-    if (folder / PROPHET_FILE).exists():
-        with gzip.open(folder / PROPHET_FILE, "rb") as gz:
-            models = json.loads(gz.read().decode())
-    fs._prophet = ProphetPredictor(models)
-    fs._naive = SeasonalNaive(cfg.naive, cfg.season_steps, cfg.horizon_steps)
-    fs._naive.keys_ = fs.keys_
+    names = dict.fromkeys([*cfg.candidates, SeasonalNaive.name])  # the fallback too
+    fs.forecasters_ = {
+        name: forecaster_class(name, f"{folder / META_FILE}").load(cfg, folder, fs.keys_)
+        for name in names
+    }
     return fs
 
 
@@ -111,9 +101,9 @@ def _read_meta(path: Path) -> dict[str, Any]:
         meta = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ForecastError(f"{path}: cannot read forecast set metadata: {exc}") from exc
-    if meta.get("kind") != KIND or meta.get("format") != FORMAT_VERSION:
+    if meta.get("kind") != KIND or meta.get("format") not in READABLE_FORMATS:
         raise ForecastError(
             f"{path}: kind {meta.get('kind')!r} format {meta.get('format')!r}, "
-            f"expected {KIND!r} format {FORMAT_VERSION}"
+            f"expected {KIND!r} format {' or '.join(map(str, READABLE_FORMATS))}"
         )
     return meta

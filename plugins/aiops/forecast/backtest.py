@@ -14,8 +14,9 @@ in between forecast with that fit and the history up to themselves, as an hourly
 with last night's model. So a candidate that cannot follow the data it has not been
 fitted on (Prophet has no notion of "now") pays for it in the backtest as it would in
 production; `refit_every <= origin_every` refits at every origin (the textbook rolling
-origin). Seasonal naive and the baseline run over all series at once in this process;
-Prophet runs per series in the process pool.
+origin). How a candidate makes its forecasts is its own business (the plan of origins and
+refits is handed to it, aiops.forecast.candidate): seasonal naive and the baseline run
+over all series at once in this process, Prophet runs per series in a process pool.
 
 Scores per (origin, series): MASE (scaled by the season-lag naive MAE on the bins up to
 that origin) and sMAPE, over the origin's targets; an origin counts only if at least half
@@ -27,18 +28,18 @@ origins, say every Saturday, should pay for it; "median" forgives them).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
-from aiops.forecast.baseline import BaselineForecaster
-from aiops.forecast.config import CANDIDATES, ForecastConfig, timedelta_ns
-from aiops.forecast.grid import StepGrid
+from aiops.forecast.candidate import BacktestPlan, Forecaster
+from aiops.forecast.config import ForecastConfig
+from aiops.forecast.errors import ForecastError
+from aiops.forecast.grid import StepGrid, timedelta_ns
 from aiops.forecast.metrics import floored_scale, mase, naive_scale_sums, smape
-from aiops.forecast.naive import SeasonalNaive
-from aiops.forecast.prophet_model import ProphetJob, ProphetPool, resolution_bins
+from aiops.forecast.registry import by_cost
 
 _MIN_TARGET_SHARE = 0.5  # share of an origin's targets that must be observed and forecast
 
@@ -81,64 +82,25 @@ def fit_groups(origins: np.ndarray, config: ForecastConfig) -> list[tuple[int, l
     return groups
 
 
-def cheap_forecaster(name: str, config: ForecastConfig) -> SeasonalNaive | BaselineForecaster:
-    if name == "seasonal_naive":
-        return SeasonalNaive(config.naive, config.season_steps, config.horizon_steps)
-    return BaselineForecaster.for_config(config)
-
-
-def prophet_jobs(
-    grid: StepGrid,
-    config: ForecastConfig,
-    fits: Sequence[tuple[int, Sequence[int]]],
-    final_origin_ns: int | None,
-    keys: Sequence[str] | None = None,
-) -> list[ProphetJob]:
-    """One job per series: its resolution bins, the fits (end, origins; epoch ns) and the
-    target offsets."""
-    res_ns = timedelta_ns(config.prophet_resolution)
-    sub = grid if keys is None else grid.columns(keys)
-    labels, means = resolution_bins(sub, res_ns)
-    lead = np.arange(1, config.horizon_steps + 1, dtype=np.int64)
-    offsets = lead * grid.step_ns - grid.step_ns // 2
-    return [
-        ProphetJob(
-            key=key,
-            label_ns=labels,
-            y=np.ascontiguousarray(means[:, j]),
-            resolution_ns=res_ns,
-            fits=tuple((int(end), tuple(int(o) for o in origins)) for end, origins in fits),
-            target_offsets_ns=offsets,
-            final_origin_ns=final_origin_ns,
-            config=config.prophet,
-        )
-        for j, key in enumerate(sub.keys)
-    ]
-
-
-def run_backtest(grid: StepGrid, config: ForecastConfig, pool: ProphetPool) -> Backtest:
-    """Forecasts of each configured candidate from each origin, for every series of grid."""
+def run_backtest(
+    grid: StepGrid, config: ForecastConfig, forecasters: Mapping[str, Forecaster]
+) -> Backtest:
+    """Forecasts of each candidate from each origin, for every series of grid."""
     origins = origin_positions(len(grid.t_ns), config)
     horizon = config.horizon_steps
     n_series = len(grid.keys)
     actual = np.full((len(origins), horizon, n_series), np.nan)
     for i, o in enumerate(origins):
         actual[i] = grid.values[o + 1 : o + 1 + horizon]
-    groups = fit_groups(origins, config)
+    plan = BacktestPlan(origins, fit_groups(origins, config), horizon)
     forecasts: dict[str, np.ndarray] = {}
-    for name in config.candidates if len(origins) else ():
-        out = np.full((len(origins), horizon, n_series), np.nan)
-        if name == "prophet":
-            t = grid.t_ns[origins]
-            fits = [(t[f], [t[i] for i in members]) for f, members in groups]
-            order = [i for _, members in groups for i in members]
-            for j, result in enumerate(pool.run(prophet_jobs(grid, config, fits, None))):
-                out[order, :, j] = result.forecasts
-        else:
-            for f, members in groups:
-                model = cheap_forecaster(name, config).fit(grid.upto(int(origins[f])))
-                for i in members:  # forecast() reads the grid up to the origin only
-                    out[i] = model.forecast(grid, int(origins[i]))
+    for name, forecaster in forecasters.items() if len(origins) else ():
+        out = forecaster.backtest(grid, plan)
+        if out.shape != actual.shape:
+            raise ForecastError(
+                f"{name}: backtest returned shape {out.shape}, expected {actual.shape} "
+                "(origins, horizon steps, series)"
+            )
         forecasts[name] = out
     sums = naive_scale_sums(grid.values, config.season_steps)
     scale = floored_scale(*(s[origins] for s in sums))
@@ -200,7 +162,7 @@ def choose(
     visited cheapest first and a costlier one wins only by beating the best so far by
     more than `tie_tolerance` of its MASE. None: no candidate could be scored."""
     needed = max(1, min(config.min_origins, n_origins))
-    names = [c for c in CANDIDATES if c in scores]  # cheapest first
+    names = by_cost(scores)  # cheapest first
     chosen: list[str | None] = []
     for s in range(n_series):
         best, best_mase = None, np.inf

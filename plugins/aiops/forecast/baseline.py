@@ -14,34 +14,79 @@ forecast(origin + k) = centre(origin + k) + beta ** (d_k / L) * r0, where
   L defaults to half the horizon: the decay is calibrated where most of a 6-hour forecast's
   error is made, not at one step, where fast noise would make any deviation look fleeting.
 
-One `SeasonalBaseline` is fitted over all series of the grid at once; series it skips (too
-little history) get NaN forecasts, and the set chooses another candidate for them.
+One `SeasonalBaseline` is fitted over all series of the grid at once, in the backtest and
+in the final fit alike (fitting every series costs about what fitting the chosen few
+does, and any series whose chosen candidate failed its final fit can then fall back to
+this one); series it skips (too little history) get NaN forecasts, and the set chooses
+another candidate for them.
+
+Saved in the set's folder as `baseline/`: the seasonal baseline's own JSON + npz and
+`decay.json` (the series and their beta); nothing when no series uses it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aiops.baselines.seasonal import InsufficientHistoryError, SeasonalBaseline
-from aiops.forecast.config import BaselineForecastConfig, ForecastConfig, timedelta_ns
+from aiops.baselines.seasonal import (
+    InsufficientHistoryError,
+    SeasonalBaseline,
+    SeasonalBaselineConfig,
+)
+from aiops.forecast.candidate import BacktestPlan, forecast_per_refit
 from aiops.forecast.errors import ForecastError
-from aiops.forecast.grid import StepGrid, ns_index
+from aiops.forecast.grid import StepGrid, ns_index, timedelta_ns
+
+if TYPE_CHECKING:
+    from aiops.forecast.config import ForecastConfig
 
 _MIN_PAIRS = 8  # window pairs needed to estimate beta; fewer: beta = 0 (centre only)
 _BETA_MAX = 0.999
+BASELINE_DIR = "baseline"  # in the set's folder
 DECAY_FILE = "decay.json"
+
+
+@dataclass(frozen=True)
+class BaselineForecastConfig:
+    """The seasonal baseline's centre plus the current deviation from it, decaying."""
+
+    seasonal: SeasonalBaselineConfig = field(default_factory=SeasonalBaselineConfig)
+    # window whose mean residual is the current deviation, a multiple of the forecast step;
+    # None: the smallest multiple of the step that is at least 30 minutes
+    recent: timedelta | None = None
+    decay_lag: timedelta | None = None  # lag the decay is calibrated at; None: horizon / 2
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seasonal, SeasonalBaselineConfig):
+            raise ForecastError(
+                "BaselineForecastConfig.seasonal: expected a SeasonalBaselineConfig, "
+                f"got {type(self.seasonal).__name__}"
+            )
+        if self.recent is not None and self.recent <= timedelta(0):
+            raise ForecastError(
+                f"BaselineForecastConfig.recent: must be > 0 or None, got {self.recent}"
+            )
+        if self.decay_lag is not None and self.decay_lag <= timedelta(0):
+            raise ForecastError(
+                f"BaselineForecastConfig.decay_lag: must be > 0 or None, got {self.decay_lag}"
+            )
 
 
 class BaselineForecaster:
     """Fit on a StepGrid, forecast any of its series from any origin after training."""
 
     name = "baseline"
+    cost = 20
+    config_type = BaselineForecastConfig
+    config_field = "baseline"
 
     def __init__(
         self, config: BaselineForecastConfig, horizon_steps: int, step_ns: int, recent: timedelta
@@ -50,10 +95,33 @@ class BaselineForecaster:
         self.horizon_steps = horizon_steps
         self.step_ns = step_ns
         self.recent = recent
+        self.keys_: tuple[str, ...] = ()
+        self.beta_ = np.zeros(0)
+        self.model_: SeasonalBaseline | None = None
 
     @classmethod
-    def for_config(cls, config: ForecastConfig) -> BaselineForecaster:
-        return cls(config.baseline, config.horizon_steps, config.step_ns, config.baseline_recent)
+    def from_config(cls, config: ForecastConfig) -> BaselineForecaster:
+        return cls(
+            config.baseline, config.horizon_steps, config.step_ns, cls.recent_history(config)
+        )
+
+    @classmethod
+    def check_config(cls, config: ForecastConfig) -> None:
+        if config.baseline.recent is not None:
+            config.require_step_multiple("BaselineForecastConfig.recent", config.baseline.recent)
+
+    @classmethod
+    def recent_history(cls, config: ForecastConfig) -> timedelta:
+        """The recent window (see BaselineForecastConfig.recent)."""
+        return config.baseline.recent or config.step_multiple_at_least(timedelta(minutes=30))
+
+    def backtest(self, grid: StepGrid, plan: BacktestPlan) -> np.ndarray:
+        return forecast_per_refit(self._refit, grid, plan)
+
+    def _refit(self, grid: StepGrid) -> BaselineForecaster:
+        return BaselineForecaster(self.config, self.horizon_steps, self.step_ns, self.recent).fit(
+            grid
+        )
 
     @property
     def recent_steps(self) -> int:
@@ -67,11 +135,12 @@ class BaselineForecaster:
         steps = self.horizon_steps // 2 if lag is None else timedelta_ns(lag) // self.step_ns
         return max(1, round(steps / m)) * m
 
-    def fit(self, grid: StepGrid) -> BaselineForecaster:
-        """Fit the seasonal baseline on every series and the decay on its residuals."""
-        self.keys_: tuple[str, ...] = ()
+    def fit(self, grid: StepGrid, keys: Sequence[str] | None = None) -> BaselineForecaster:
+        """Fit the seasonal baseline on every series of grid (not only `keys`, see the
+        module docstring) and the decay on its residuals."""
+        self.keys_ = ()
         self.beta_ = np.zeros(0)
-        self.model_: SeasonalBaseline | None = None
+        self.model_ = None
         try:
             with warnings.catch_warnings():  # buckets without data in gappy series
                 warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
@@ -112,18 +181,31 @@ class BaselineForecaster:
         out[:, known] = center + decay * r0[None, :]
         return out
 
+    def keep(self, keys: Sequence[str]) -> None:
+        """All or nothing: one SeasonalBaseline holds every series, so its state is kept
+        whole when any series uses it and dropped (not saved) when none does."""
+        if not keys:
+            self.keys_, self.beta_, self.model_ = (), np.zeros(0), None
+
     # --- persistence ------------------------------------------------------------------
 
-    def save(self, folder: str | os.PathLike[str]) -> None:
-        folder = Path(folder)
+    def save(self, folder: Path) -> None:
+        """`baseline/` in the set's folder, when it holds any series."""
+        if not self.keys_:
+            return
+        folder = Path(folder) / BASELINE_DIR
         folder.mkdir(parents=True, exist_ok=True)
         if self.model_ is not None:
             self.model_.save(folder)
         decay = {"keys": list(self.keys_), "beta": [float(b) for b in self.beta_]}
         (folder / DECAY_FILE).write_text(json.dumps(decay, indent=2) + "\n")
 
-    def load(self, folder: str | os.PathLike[str]) -> BaselineForecaster:
-        folder = Path(folder)
+    @classmethod
+    def load(cls, config: ForecastConfig, folder: Path, keys: Sequence[str]) -> BaselineForecaster:
+        self = cls.from_config(config)
+        folder = Path(folder) / BASELINE_DIR
+        if not folder.exists():  # no series used it
+            return self
         try:
             decay = json.loads((folder / DECAY_FILE).read_text())
         except (OSError, json.JSONDecodeError) as exc:

@@ -1,23 +1,42 @@
 """Every knob of the forecasters, in frozen dataclasses validated on construction.
 
 `ForecastConfig` holds what the whole set shares (the forecast grid, the backtest, the
-interval) and one nested config per candidate. `config_to_dict` / `config_from_dict` turn
-it into JSON and back exactly (timedeltas as tagged seconds), so a saved model carries the
-configuration it was trained with.
+interval), the candidates by name (aiops.forecast.registry) and each candidate's own
+config: the built-ins' in the fields `naive`, `baseline` and `prophet` (their config
+classes live with them: aiops.forecast.naive, .baseline, .prophet_model), any other's in
+`candidate_configs` by name. `config_to_dict` / `config_from_dict` turn it into JSON and
+back exactly (timedeltas as tagged seconds), so a saved model carries the configuration
+it was trained with.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any, Literal
 
-from aiops.baselines.seasonal import BaselineError, SeasonalBaselineConfig
+from aiops.baselines.seasonal import BaselineError
+from aiops.forecast.baseline import BaselineForecastConfig
 from aiops.forecast.errors import ForecastError
+from aiops.forecast.grid import timedelta_ns
+from aiops.forecast.naive import SeasonalNaiveConfig
+from aiops.forecast.prophet_model import ProphetConfig
+from aiops.forecast.registry import CANDIDATES, forecaster_class, forecaster_names
 
-# cheapest first: on a tie the earlier candidate wins
-CANDIDATES = ("seasonal_naive", "baseline", "prophet")
+__all__ = [
+    "CANDIDATES",
+    "BaselineForecastConfig",
+    "ForecastConfig",
+    "ProphetConfig",
+    "SeasonalNaiveConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "default_workers",
+    "timedelta_ns",
+]
 
 
 def default_workers() -> int:
@@ -27,80 +46,13 @@ def default_workers() -> int:
 
 
 @dataclass(frozen=True)
-class SeasonalNaiveConfig:
-    """y(t + h) = y(t + h - k * season), k the fewest seasons that reach observed data."""
-
-    lookback_seasons: int = 7  # seasons tried past a missing value before persistence
-
-    def __post_init__(self) -> None:
-        if self.lookback_seasons < 1:
-            raise ForecastError(
-                f"SeasonalNaiveConfig.lookback_seasons: must be >= 1, got {self.lookback_seasons}"
-            )
-
-
-@dataclass(frozen=True)
-class BaselineForecastConfig:
-    """The seasonal baseline's centre plus the current deviation from it, decaying."""
-
-    seasonal: SeasonalBaselineConfig = field(default_factory=SeasonalBaselineConfig)
-    # window whose mean residual is the current deviation, a multiple of the forecast step;
-    # None: the smallest multiple of the step that is at least 30 minutes
-    recent: timedelta | None = None
-    decay_lag: timedelta | None = None  # lag the decay is calibrated at; None: horizon / 2
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.seasonal, SeasonalBaselineConfig):
-            raise ForecastError(
-                "BaselineForecastConfig.seasonal: expected a SeasonalBaselineConfig, "
-                f"got {type(self.seasonal).__name__}"
-            )
-        if self.recent is not None and self.recent <= timedelta(0):
-            raise ForecastError(
-                f"BaselineForecastConfig.recent: must be > 0 or None, got {self.recent}"
-            )
-        if self.decay_lag is not None and self.decay_lag <= timedelta(0):
-            raise ForecastError(
-                f"BaselineForecastConfig.decay_lag: must be > 0 or None, got {self.decay_lag}"
-            )
-
-
-@dataclass(frozen=True)
-class ProphetConfig:
-    """Prophet with daily and weekly seasonality, fitted on `resolution`-wide bin means."""
-
-    # width of the bins Prophet is fitted on, a multiple of the forecast step; None: the
-    # smallest multiple of the step that is at least 15 minutes
-    resolution: timedelta | None = None
-    daily_seasonality: bool = True
-    weekly_seasonality: bool = True
-    changepoint_prior_scale: float = 0.05
-    seasonality_prior_scale: float = 10.0
-    history: timedelta | None = None  # fit on at most this much history (None: all)
-    min_points: int = 48  # observed resolution bins needed to fit at all
-    seed: int = 0  # passed to cmdstan's optimizer
-
-    def __post_init__(self) -> None:
-        if self.resolution is not None and self.resolution <= timedelta(0):
-            raise ForecastError(
-                f"ProphetConfig.resolution: must be > 0 or None, got {self.resolution}"
-            )
-        if self.history is not None and self.history <= timedelta(0):
-            raise ForecastError(f"ProphetConfig.history: must be > 0 or None, got {self.history}")
-        if self.min_points < 2:
-            raise ForecastError(f"ProphetConfig.min_points: must be >= 2, got {self.min_points}")
-        for name in ("changepoint_prior_scale", "seasonality_prior_scale"):
-            if not getattr(self, name) > 0:
-                raise ForecastError(f"ProphetConfig.{name}: must be > 0, got {getattr(self, name)}")
-
-
-@dataclass(frozen=True)
 class ForecastConfig:
     """The forecast grid, the rolling-origin backtest, the choice rule and the interval."""
 
     step: timedelta = timedelta(minutes=5)  # forecast grid: bin means labelled by bin end
     horizon: timedelta = timedelta(hours=6)  # targets origin + step .. origin + horizon
     season: timedelta = timedelta(days=1)  # seasonal naive's lag and MASE's scale lag
+    # registered forecaster names (aiops.forecast.registry); default: the built-ins
     candidates: tuple[str, ...] = CANDIDATES
     # origins lie in the training data's last `backtest_window`, `origin_every` apart, the
     # last one a horizon before its end; a week, so every weekday (and the weekend, where
@@ -121,9 +73,13 @@ class ForecastConfig:
     interval_buckets: int = 6  # lead-time buckets for the interval (at most one per step)
     workers: int = field(default_factory=default_workers)  # Prophet process pool size
     keep_all: bool = False  # also keep every non-chosen candidate (diagnostics, benchmarks)
+    # the built-in candidates' own configs (their `config_field`s)
     naive: SeasonalNaiveConfig = field(default_factory=SeasonalNaiveConfig)
     baseline: BaselineForecastConfig = field(default_factory=BaselineForecastConfig)
     prophet: ProphetConfig = field(default_factory=ProphetConfig)
+    # any other registered forecaster's config by name (its config_type); one not given
+    # here runs with its config class's defaults. Read-only once constructed
+    candidate_configs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("step", "horizon", "season", "backtest_window", "origin_every", "refit_every"):
@@ -135,7 +91,7 @@ class ForecastConfig:
             if value <= timedelta(0):
                 raise ForecastError(f"ForecastConfig.{name}: must be > 0, got {value}")
         for name in ("horizon", "season", "origin_every"):
-            self._multiple_of_step(f"ForecastConfig.{name}", getattr(self, name))
+            self.require_step_multiple(f"ForecastConfig.{name}", getattr(self, name))
         if self.recency_half_life is not None and (
             not isinstance(self.recency_half_life, timedelta)
             or self.recency_half_life <= timedelta(0)
@@ -148,21 +104,7 @@ class ForecastConfig:
             raise ForecastError(
                 f"ForecastConfig.log_signals: expected a tuple of signal names, got {self.log_signals!r}"
             )
-        if self.baseline.recent is not None:
-            self._multiple_of_step("BaselineForecastConfig.recent", self.baseline.recent)
-        if self.prophet.resolution is not None:
-            self._multiple_of_step("ProphetConfig.resolution", self.prophet.resolution)
-        if isinstance(self.candidates, str) or not self.candidates:
-            raise ForecastError(
-                f"ForecastConfig.candidates: expected a non-empty tuple of {CANDIDATES}, "
-                f"got {self.candidates!r}"
-            )
-        unknown = [c for c in self.candidates if c not in CANDIDATES]
-        if unknown or len(set(self.candidates)) != len(self.candidates):
-            raise ForecastError(
-                f"ForecastConfig.candidates: each of {CANDIDATES} at most once, "
-                f"got {self.candidates!r}"
-            )
+        self._check_candidates()
         if self.backtest_window < self.horizon:
             raise ForecastError(
                 f"ForecastConfig.backtest_window: must be >= horizon ({self.horizon}), "
@@ -191,43 +133,88 @@ class ForecastConfig:
             raise ForecastError(
                 f"ForecastConfig.workers: must be an integer >= 1, got {self.workers!r}"
             )
-        for name, kind in (
-            ("naive", SeasonalNaiveConfig),
-            ("baseline", BaselineForecastConfig),
-            ("prophet", ProphetConfig),
-        ):
-            if not isinstance(getattr(self, name), kind):
-                raise ForecastError(
-                    f"ForecastConfig.{name}: expected a {kind.__name__}, "
-                    f"got {type(getattr(self, name)).__name__}"
-                )
 
-    def _multiple_of_step(self, name: str, value: timedelta) -> None:
+    def _check_candidates(self) -> None:
+        """Candidates are registered names, each once; every candidate's own config has its
+        class and fits the set's grid (the built-ins' always, as they are fields)."""
+        if isinstance(self.candidates, str) or not self.candidates:
+            raise ForecastError(
+                f"ForecastConfig.candidates: expected a non-empty tuple of "
+                f"{forecaster_names()}, got {self.candidates!r}"
+            )
+        for name in self.candidates:
+            forecaster_class(name, "ForecastConfig.candidates")
+        if len(set(self.candidates)) != len(self.candidates):
+            raise ForecastError(
+                f"ForecastConfig.candidates: each forecaster at most once, got {self.candidates!r}"
+            )
+        if not isinstance(self.candidate_configs, Mapping):
+            raise ForecastError(
+                "ForecastConfig.candidate_configs: expected a mapping of forecaster name to "
+                f"its config, got {type(self.candidate_configs).__name__}"
+            )
+        # frozen means frozen: a read-only copy, so the caller's dict cannot change it later
+        object.__setattr__(
+            self, "candidate_configs", MappingProxyType(dict(self.candidate_configs))
+        )
+        for name in self.candidate_configs:
+            cls = forecaster_class(name, "ForecastConfig.candidate_configs")
+            if cls.config_field is not None:
+                raise ForecastError(
+                    f"ForecastConfig.candidate_configs: {name!r} is configured by "
+                    f"ForecastConfig.{cls.config_field}"
+                )
+        built_in = [n for n in forecaster_names() if forecaster_class(n).config_field is not None]
+        for name in dict.fromkeys([*built_in, *self.candidates, *self.candidate_configs]):
+            cls = forecaster_class(name)
+            where = (
+                f"ForecastConfig.{cls.config_field}"
+                if cls.config_field is not None
+                else f"ForecastConfig.candidate_configs[{name!r}]"
+            )
+            if cls.config_field is not None and cls.config_field not in {
+                f.name for f in fields(self)
+            }:
+                raise ForecastError(
+                    f"{cls.__qualname__}.config_field: {cls.config_field!r} is not a "
+                    "ForecastConfig field (only the built-ins have one; leave it None and "
+                    "pass the config in ForecastConfig.candidate_configs)"
+                )
+            own = self.candidate_config(name)
+            if not isinstance(own, cls.config_type):
+                raise ForecastError(
+                    f"{where}: expected a {cls.config_type.__name__}, got {type(own).__name__}"
+                )
+            cls.check_config(self)
+
+    def candidate_config(self, name: str) -> Any:
+        """The candidate's own config: its field (built-ins), else candidate_configs[name],
+        else its config class's defaults."""
+        cls = forecaster_class(name, "ForecastConfig.candidate_config")
+        if cls.config_field is not None:
+            return getattr(self, cls.config_field)
+        if name in self.candidate_configs:
+            return self.candidate_configs[name]
+        return cls.config_type()
+
+    def require_step_multiple(self, name: str, value: timedelta) -> None:
+        """Raise ForecastError naming the field unless value is a positive multiple of step."""
         if value <= timedelta(0) or value % self.step:
             raise ForecastError(
                 f"{name}: must be a positive multiple of step ({self.step}), got {value}"
             )
 
+    def step_multiple_at_least(self, minimum: timedelta) -> timedelta:
+        """The smallest multiple of step that is at least `minimum` (a window's default)."""
+        return -(-minimum // self.step) * self.step
+
     @property
     def step_ns(self) -> int:
         return timedelta_ns(self.step)
 
-    def _at_least(self, minimum: timedelta) -> timedelta:
-        return -(-minimum // self.step) * self.step
-
-    @property
-    def baseline_recent(self) -> timedelta:
-        """The baseline's recent window (see BaselineForecastConfig.recent)."""
-        return self.baseline.recent or self._at_least(timedelta(minutes=30))
-
     @property
     def n_interval_buckets(self) -> int:
         return min(self.interval_buckets, self.horizon_steps)
-
-    @property
-    def prophet_resolution(self) -> timedelta:
-        """The width of Prophet's training bins (see ProphetConfig.resolution)."""
-        return self.prophet.resolution or self._at_least(timedelta(minutes=15))
 
     @property
     def horizon_steps(self) -> int:
@@ -240,14 +227,11 @@ class ForecastConfig:
     @property
     def history_needed(self) -> timedelta:
         """History before the origin that `predict` uses: the seasons the naive forecast
-        reaches back to, plus an hour (at least the baseline's recent window)."""
+        (every series' fallback) reaches back to, plus an hour or the longest recent window
+        a candidate reads (the baseline's), whichever is longer."""
         seasons = -(-self.horizon // self.season)
-        return seasons * self.season + max(self.baseline_recent, timedelta(hours=1))
-
-
-def timedelta_ns(value: timedelta) -> int:
-    """Exact nanoseconds of a timedelta (no float seconds on the way)."""
-    return value // timedelta(microseconds=1) * 1000
+        recent = [forecaster_class(n).recent_history(self) for n in self.candidates]
+        return seasons * self.season + max([timedelta(hours=1), *recent])
 
 
 def config_to_dict(config: Any) -> Any:
@@ -258,11 +242,15 @@ def config_to_dict(config: Any) -> Any:
         return {"seconds": config.total_seconds()}
     if isinstance(config, tuple):
         return list(config)
+    if isinstance(config, Mapping):
+        return {str(k): config_to_dict(v) for k, v in config.items()}
     return config
 
 
 def config_from_dict(kind: type, data: dict[str, Any], where: str = "config") -> Any:
-    """Rebuild a config dataclass from `config_to_dict`'s output; errors name the bad key."""
+    """Rebuild a config dataclass from `config_to_dict`'s output; errors name the bad key.
+    A mapping field (ForecastConfig.candidate_configs) holds forecaster name -> that
+    forecaster's config, rebuilt as its registered config_type."""
     known = {f.name: f for f in fields(kind)}
     unknown = sorted(set(data) - set(known))
     if unknown:
@@ -273,6 +261,15 @@ def config_from_dict(kind: type, data: dict[str, Any], where: str = "config") ->
         default = getattr(defaults, name)
         if is_dataclass(default):
             values[name] = config_from_dict(type(default), raw, f"{where}.{name}")
+        elif isinstance(default, Mapping):
+            values[name] = {
+                key: config_from_dict(
+                    forecaster_class(key, f"{where}.{name}").config_type,
+                    value,
+                    f"{where}.{name}.{key}",
+                )
+                for key, value in raw.items()
+            }
         elif isinstance(raw, dict) and set(raw) == {"seconds"}:
             values[name] = timedelta(seconds=raw["seconds"])
         elif isinstance(default, tuple):
@@ -282,4 +279,6 @@ def config_from_dict(kind: type, data: dict[str, Any], where: str = "config") ->
     try:
         return kind(**values)
     except BaselineError as exc:
+        raise ForecastError(f"{where}: {exc}") from exc
+    except ForecastError as exc:
         raise ForecastError(f"{where}: {exc}") from exc

@@ -4,10 +4,17 @@ fit(frame): average the frame onto the forecast grid; set aside the series that 
 forecast (`skipped_`: no data, less than one season of it, or silent for longer than the
 naive look-back) and those that need no contest (constant: seasonal naive); backtest every
 candidate on the rest (aiops.forecast.backtest), choose per series the lowest MASE (ties to
-the cheaper), refit what was chosen on all the data, and derive each series' interval from
-its chosen candidate's backtest errors (aiops.forecast.intervals). Series the backtest
-could not score (too little history for any origin) fall back to seasonal naive with
-intervals from their season-lag differences; their choice carries a "note" saying so.
+the cheaper), refit each candidate on all the data for the series that chose it, and
+derive each series' interval from its chosen candidate's backtest errors
+(aiops.forecast.intervals). A series whose chosen candidate failed that final fit gets the
+next best among the candidates that did fit it (its choice's "note" says so). Series the
+backtest could not score (too little history for any origin) fall back to seasonal naive
+with intervals from their season-lag differences; their choice carries a "note" too.
+
+The candidates are names in `config.candidates`, looked up in aiops.forecast.registry and
+driven through the aiops.forecast.candidate.Forecaster protocol only; seasonal naive is
+also always held as every series' fallback. `forecasters_` maps each name to its fitted
+forecaster.
 
 predict(history, origin): forecasts origin + step .. origin + horizon from the history
 before the origin, for the fitted series present in `history`; works from any origin,
@@ -30,18 +37,19 @@ import numpy as np
 import pandas as pd
 
 from aiops.forecast import artifacts
-from aiops.forecast.backtest import choose, prophet_jobs, run_backtest, score_backtest
-from aiops.forecast.baseline import BaselineForecaster
-from aiops.forecast.config import CANDIDATES, ForecastConfig
+from aiops.forecast.backtest import choose, run_backtest, score_backtest
+from aiops.forecast.candidate import Forecaster
+from aiops.forecast.config import ForecastConfig
 from aiops.forecast.errors import ForecastError
 from aiops.forecast.grid import StepGrid, ns_index, timestamp_ns, to_step_grid
 from aiops.forecast.intervals import fallback_offsets, interval_offsets
 from aiops.forecast.naive import SeasonalNaive
-from aiops.forecast.prophet_model import ProphetPool, ProphetPredictor
+from aiops.forecast.registry import forecaster_class
 
 log = logging.getLogger(__name__)
 
 Bounds = Mapping[str, tuple[float | None, float | None]]
+FALLBACK = SeasonalNaive.name  # every series' last resort: it needs one season and no fit
 
 
 class ForecastSet:
@@ -57,7 +65,7 @@ class ForecastSet:
     @property
     def history_needed(self) -> timedelta:
         """History before the origin that `predict` needs (the seasons seasonal naive
-        reaches back to, plus an hour)."""
+        reaches back to, plus an hour or a candidate's longer recent window)."""
         return self.config.history_needed
 
     # --- fit ----------------------------------------------------------------------------
@@ -68,33 +76,24 @@ class ForecastSet:
         started = time.perf_counter()
         grid = to_step_grid(_to_model_scale(frame, cfg), cfg.step_ns, "fit")
         skipped, constant, eligible = _triage(grid, cfg)
+        forecasters = candidate_forecasters(cfg)
         choices: dict[str, dict[str, Any]] = {}
         offsets: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-        self._baseline: BaselineForecaster | None = None
-        prophet_models: dict[str, str] = {}
         if eligible:
             sub = grid.columns(eligible)
-            with ProphetPool(cfg.workers) as pool:
-                backtest = run_backtest(sub, cfg, pool)
-                scores = score_backtest(backtest, cfg)
-                chosen = choose(scores, cfg, len(backtest.origins), len(eligible))
-                if "baseline" in cfg.candidates:
-                    self._baseline = BaselineForecaster.for_config(cfg).fit(sub)
+            backtest = run_backtest(sub, cfg, forecasters)
+            scores = score_backtest(backtest, cfg)
+            first_choice = choose(scores, cfg, len(backtest.origins), len(eligible))
+            for name, forecaster in forecasters.items():
                 wanted = [
                     k
-                    for k, c in zip(eligible, chosen, strict=True)
-                    if c == "prophet" or cfg.keep_all
+                    for k, c in zip(eligible, first_choice, strict=True)
+                    if c == name or cfg.keep_all
                 ]
-                if "prophet" in cfg.candidates and wanted:
-                    jobs = prophet_jobs(sub, cfg, (), int(sub.t_ns[-1]), wanted)
-                    prophet_models = {r.key: r.model_json for r in pool.run(jobs) if r.model_json}
-            # a candidate whose final fit failed cannot be chosen: the next best is
-            available = self._available(eligible, set(wanted), prophet_models)
-            masked = {
-                name: {**s, "mase": np.where(available[name], s["mase"], np.nan)}
-                for name, s in scores.items()
-            }
-            first_choice, chosen = chosen, choose(masked, cfg, len(backtest.origins), len(eligible))
+                forecaster.fit(sub, wanted)
+            chosen = _after_final_fits(
+                first_choice, scores, forecasters, eligible, len(backtest.origins), cfg
+            )
             fallback = fallback_offsets(sub.values, cfg.season_steps, cfg.level, cfg.horizon_steps)
             for name in backtest.forecasts:
                 lo, hi = interval_offsets(backtest.errors(name), cfg.level, cfg.n_interval_buckets)
@@ -106,9 +105,9 @@ class ForecastSet:
                 if chosen[j] != first_choice[j]:
                     entry["note"] = f"{first_choice[j]}'s final fit failed: next best"
                 if chosen[j] is None:
-                    entry["model"] = "seasonal_naive"
+                    entry["model"] = FALLBACK
                     entry["note"] = "no candidate could be backtested: seasonal naive fallback"
-                    offsets.setdefault("seasonal_naive", {})[key] = (
+                    offsets.setdefault(FALLBACK, {})[key] = (
                         fallback[0][:, j],
                         fallback[1][:, j],
                     )
@@ -118,11 +117,11 @@ class ForecastSet:
             lo, hi = fallback_offsets(sub.values, cfg.season_steps, cfg.level, cfg.horizon_steps)
             for j, key in enumerate(constant):
                 choices[key] = {
-                    "model": "seasonal_naive",
+                    "model": FALLBACK,
                     "scores": {},
                     "note": "constant over the training data: seasonal naive, not backtested",
                 }
-                offsets.setdefault("seasonal_naive", {})[key] = (lo[:, j], hi[:, j])
+                offsets.setdefault(FALLBACK, {})[key] = (lo[:, j], hi[:, j])
         if not choices:
             listed = "; ".join(f"{k}: {why}" for k, why in skipped.items())
             raise ForecastError(f"fit: no series can be forecast ({listed})")
@@ -132,10 +131,12 @@ class ForecastSet:
         self.skipped_ = skipped
         self.train_end_ = pd.Timestamp(int(grid.t_ns[-1]), tz="UTC")
         self._offsets = _offset_arrays(offsets, self.keys_, self.choices_, cfg)
-        self._prophet = ProphetPredictor(
-            {k: v for k, v in prophet_models.items() if cfg.keep_all or self._chose(k, "prophet")}
-        )
-        self._naive = SeasonalNaive(cfg.naive, cfg.season_steps, cfg.horizon_steps).fit(grid)
+        if FALLBACK not in forecasters:
+            forecasters[FALLBACK] = SeasonalNaive.from_config(cfg)
+        forecasters[FALLBACK].fit(grid, grid.keys)  # no state: every series, even constant
+        for name, forecaster in forecasters.items():
+            forecaster.keep([k for k in self.keys_ if cfg.keep_all or self._chose(k, name)])
+        self.forecasters_: dict[str, Forecaster] = forecasters
         models = pd.Series([c["model"] for c in self.choices_.values()]).value_counts()
         log.info(
             "forecast: fitted %d series (%s), skipped %d, in %.1f s",
@@ -145,20 +146,6 @@ class ForecastSet:
             time.perf_counter() - started,
         )
         return self
-
-    def _available(
-        self, keys: list[str], attempted: set[str], prophet_models: dict[str, str]
-    ) -> dict[str, np.ndarray]:
-        """Per candidate, whether its final fit exists for each key (Prophet: or was not
-        attempted, because the key did not choose it)."""
-        fitted = set(self._baseline.keys_) if self._baseline is not None else set()
-        return {
-            "seasonal_naive": np.ones(len(keys), dtype=bool),
-            "baseline": np.array([k in fitted for k in keys], dtype=bool),
-            "prophet": np.array(
-                [k in prophet_models or k not in attempted for k in keys], dtype=bool
-            ),
-        }
 
     def _chose(self, key: str, name: str) -> bool:
         return self.choices_.get(key, {}).get("model") == name
@@ -184,8 +171,11 @@ class ForecastSet:
         """
         self._check_fitted()
         cfg = self.config
-        if model is not None and model not in CANDIDATES:
-            raise ForecastError(f"predict: model must be one of {CANDIDATES}, got {model!r}")
+        if model is not None and model not in self.forecasters_:
+            raise ForecastError(
+                f"predict: model must be one of this set's {tuple(self.forecasters_)}, "
+                f"got {model!r}"
+            )
         if model is not None and not cfg.keep_all:
             raise ForecastError(
                 f"predict: model={model!r} needs a set fitted with keep_all=True "
@@ -207,12 +197,11 @@ class ForecastSet:
                 name = model or self.choices_[key]["model"]
                 by_model.setdefault(name, []).append(key)
         lead = np.arange(1, cfg.horizon_steps + 1, dtype=np.int64)
-        targets_ns = origin_ns + lead * cfg.step_ns
-        index = ns_index(targets_ns)
+        index = ns_index(origin_ns + lead * cfg.step_ns)
         out: dict[str, pd.DataFrame] = {}
         empty: list[str] = []
         for name, keys in by_model.items():
-            mean = self._forecast(name, grid.columns(keys), targets_ns)
+            mean = self.forecasters_[name].forecast(grid.columns(keys), len(grid.t_ns) - 1)
             for j, key in enumerate(keys):
                 lo, hi = self._offsets.get(name, {}).get(key, (None, None))
                 if lo is None or not np.isfinite(mean[:, j]).any():
@@ -234,21 +223,6 @@ class ForecastSet:
             )
         return {k: out[k] for k in grid.keys if k in out}
 
-    def _forecast(self, name: str, grid: StepGrid, targets_ns: np.ndarray) -> np.ndarray:
-        last = len(grid.t_ns) - 1
-        if name == "seasonal_naive":
-            return self._naive.forecast(grid, last)
-        if name == "baseline":
-            if self._baseline is None:
-                return np.full((len(targets_ns), len(grid.keys)), np.nan)
-            return self._baseline.forecast(grid, last)
-        centres = targets_ns - self.config.step_ns // 2
-        out = np.full((len(targets_ns), len(grid.keys)), np.nan)
-        for j, key in enumerate(grid.keys):
-            if key in self._prophet.models_json:
-                out[:, j] = self._prophet.forecast(key, centres)
-        return out
-
     # --- persistence --------------------------------------------------------------------
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
@@ -264,6 +238,32 @@ class ForecastSet:
     def _check_fitted(self) -> None:
         if not hasattr(self, "choices_"):
             raise ForecastError("ForecastSet is not fitted: call fit(frame) or load(folder)")
+
+
+def candidate_forecasters(config: ForecastConfig) -> dict[str, Forecaster]:
+    """Unfitted forecasters of the configured candidates, in their order."""
+    return {name: forecaster_class(name).from_config(config) for name in config.candidates}
+
+
+def _after_final_fits(
+    first_choice: list[str | None],
+    scores: dict[str, dict[str, np.ndarray]],
+    forecasters: Mapping[str, Forecaster],
+    keys: list[str],
+    n_origins: int,
+    cfg: ForecastConfig,
+) -> list[str | None]:
+    """The first choice where its final fit holds the series; elsewhere the best of the
+    candidates whose final fit does (a candidate cannot be used without its fit)."""
+    fitted = {name: set(f.keys_) for name, f in forecasters.items()}
+    masked = {
+        name: {**s, "mase": np.where([k in fitted[name] for k in keys], s["mase"], np.nan)}
+        for name, s in scores.items()
+    }
+    second = choose(masked, cfg, n_origins, len(keys))
+    return [
+        c if c is None or keys[j] in fitted[c] else second[j] for j, c in enumerate(first_choice)
+    ]
 
 
 def _is_log(key: str, cfg: ForecastConfig) -> bool:

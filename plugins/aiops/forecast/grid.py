@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,11 @@ class StepGrid:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.values, index=self.index, columns=list(self.keys))
+
+
+def timedelta_ns(value: timedelta) -> int:
+    """Exact nanoseconds of a timedelta (no float seconds on the way)."""
+    return value // timedelta(microseconds=1) * 1000
 
 
 def ns_index(t_ns: np.ndarray) -> pd.DatetimeIndex:
