@@ -21,12 +21,10 @@ from typing import Any
 from aiops.findings.model import Finding
 from aiops.traces.critical_path import self_times
 from aiops.traces.dependencies import DependencyMap
-from aiops.traces.detect_calls import ChattyPair, FanOut, NPlusOne, SequentialCalls
-from aiops.traces.detect_graph import dependency_cycles, single_points_of_failure
-from aiops.traces.detect_paths import CriticalPathHotspot, ErrorHotspot
+from aiops.traces.detectors import DETECTORS
 from aiops.traces.model import Edge
 from aiops.traces.parse import parse_trace
-from aiops.traces.view import AnalysisConfig, Detector, FindingContext, TraceView
+from aiops.traces.view import AnalysisConfig, FindingContext, TraceView
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +154,8 @@ def analyze_traces(
     """Analyse raw Jaeger trace objects (or ``(trace, origin)`` pairs, the origin naming the
     file or endpoint for the quarantine). ``window`` keeps the traces whose entry span starts
     in ``[start, end)`` and scales counts to a day; ``link`` makes a Jaeger UI URL of a trace
-    ID for the evidence."""
+    ID for the evidence. The detectors are the registered ones (aiops.traces.detectors), in
+    their registration order."""
     config = config or AnalysisConfig()
     lo = hi = None
     if window is not None:
@@ -165,14 +164,8 @@ def analyze_traces(
         lo, hi = round(window[0].timestamp() * 1e6), round(window[1].timestamp() * 1e6)
     dependencies = DependencyMap()
     operations = _Operations()
-    detectors: list[Detector] = [
-        NPlusOne(config),
-        SequentialCalls(config),
-        FanOut(config),
-        ChattyPair(config),
-        CriticalPathHotspot(config),
-        ErrorHotspot(config),
-    ]
+    registered = DETECTORS.build(config)
+    detectors = [detector for _, detector in registered]
     issues: Counter[str] = Counter()
     dropped: list[DroppedTrace] = []
     seen: dict[str, int] = {}  # trace ID -> spans of the copy analysed
@@ -215,15 +208,8 @@ def analyze_traces(
         for detector in detectors:
             detector.add(view)
     edges = dependencies.edges()
-    ctx = FindingContext(config, _per_day(window, first, last), edges, link, traces)
-    findings = [f for d in detectors for f in d.findings(ctx)]
-    findings += single_points_of_failure(
-        ctx,
-        dependencies.service_traces,
-        dependencies.service_weight,
-        dependencies.service_examples,
-    )
-    findings += dependency_cycles(ctx)
+    ctx = FindingContext(config, _per_day(window, first, last), edges, link, traces, dependencies)
+    findings = [f for spec, d in registered for f in spec.checked(d.findings(ctx))]
     findings.sort(key=_rank)
     return TraceAnalysis(
         traces, spans, dict(issues), dropped, edges, findings, operations.stats(), window,

@@ -1,14 +1,28 @@
-"""Detectors over the calls one span makes: N+1, sequential calls, fan-out, chatty pairs."""
+"""Detectors over the calls one span makes: N+1, sequential calls, fan-out, chatty pairs.
+
+Each detector's kind of finding (its label and why sentence) is declared just above its
+class and its registration (`DetectorSpec`: the kinds and the settings it reads) just below;
+aiops.traces.detectors lists the specs in the order the analysis runs them.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 
+from aiops.findings.kinds import FindingKind
 from aiops.findings.model import Effort, Evidence, Finding
 from aiops.traces import suggest
 from aiops.traces.calls import Call
 from aiops.traces.tally import Tally
-from aiops.traces.view import AnalysisConfig, FindingContext, TraceView, fmt_ms, fmt_share, ms
+from aiops.traces.view import (
+    AnalysisConfig,
+    DetectorSpec,
+    FindingContext,
+    TraceView,
+    fmt_ms,
+    fmt_share,
+    ms,
+)
 
 SOURCE = "traces"
 
@@ -33,6 +47,13 @@ def _confidence(tally: Tally, traces_needed: int = 30, floor: float = 0.5) -> fl
 def _evidence(tally: Tally, ctx: FindingContext, **numbers: float | int | str) -> Evidence:
     examples = tally.examples()
     return Evidence(numbers, examples, ctx.links(examples))
+
+
+N_PLUS_ONE = FindingKind(
+    "n_plus_one",
+    label="N+1",
+    why="Each item costs a round trip where one batched call would do.",
+)
 
 
 class NPlusOne:
@@ -82,7 +103,7 @@ class NPlusOne:
             out.append(
                 Finding(
                     source=SOURCE,
-                    kind="n_plus_one",
+                    kind=N_PLUS_ONE.name,
                     service=service,
                     operation=operation,
                     title=f"N+1: {service} {operation} calls {what} {repeats:.0f} times per request",
@@ -111,6 +132,17 @@ class NPlusOne:
                 )
             )
         return out
+
+
+N_PLUS_ONE_DETECTOR = DetectorSpec(
+    "n_plus_one", NPlusOne, kinds=(N_PLUS_ONE,), knobs=("n_plus_one_min", "min_traces")
+)
+
+SEQUENTIAL_CALLS = FindingKind(
+    "sequential_calls",
+    label="sequential calls",
+    why="The request waits for their sum; run together, it waits for the slowest.",
+)
 
 
 class SequentialCalls:
@@ -163,7 +195,7 @@ class SequentialCalls:
             out.append(
                 Finding(
                     source=SOURCE,
-                    kind="sequential_calls",
+                    kind=SEQUENTIAL_CALLS.name,
                     service=service,
                     operation=operation,
                     title=f"Sequential calls: {service} {operation} waits for {chain} one after "
@@ -194,6 +226,14 @@ class SequentialCalls:
         return out
 
 
+SEQUENTIAL_CALLS_DETECTOR = DetectorSpec(
+    "sequential_calls",
+    SequentialCalls,
+    kinds=(SEQUENTIAL_CALLS,),
+    knobs=("sequential_min_saving_ms", "sequential_min_share", "min_traces"),
+)
+
+
 def _sequential_runs(sync: list[Call]) -> list[list[Call]]:
     """Maximal runs of calls that each start after the previous one ended, without the span's
     first step and without a final write."""
@@ -220,6 +260,13 @@ def _sequential_runs(sync: list[Call]) -> list[list[Call]]:
     if len(run) >= 2:
         runs.append(run)
     return runs
+
+
+FAN_OUT = FindingKind(
+    "fan_out",
+    label="fan-out",
+    why="The request is as slow as the slowest of them, and one failing can fail it.",
+)
 
 
 class FanOut:
@@ -257,7 +304,7 @@ class FanOut:
             out.append(
                 Finding(
                     source=SOURCE,
-                    kind="fan_out",
+                    kind=FAN_OUT.name,
                     service=service,
                     operation=operation,
                     title=f"Fan-out: {service} {operation} calls {width:.0f} services per request",
@@ -279,6 +326,17 @@ class FanOut:
                 )
             )
         return out
+
+
+FAN_OUT_DETECTOR = DetectorSpec(
+    "fan_out", FanOut, kinds=(FAN_OUT,), knobs=("fan_out_min_services", "min_traces")
+)
+
+CHATTY_PAIR = FindingKind(
+    "chatty_pair",
+    label="chatty",
+    why="Every one of these calls is a network round trip on the request's path.",
+)
 
 
 class ChattyPair:
@@ -320,7 +378,7 @@ class ChattyPair:
             out.append(
                 Finding(
                     source=SOURCE,
-                    kind="chatty_pair",
+                    kind=CHATTY_PAIR.name,
                     service=caller,
                     operation="",
                     title=f"Chatty: {caller} calls {callee} {per_request:.0f} times per request",
@@ -344,3 +402,11 @@ class ChattyPair:
                 )
             )
         return out
+
+
+CHATTY_PAIR_DETECTOR = DetectorSpec(
+    "chatty_pair",
+    ChattyPair,
+    kinds=(CHATTY_PAIR,),
+    knobs=("chatty_min_calls", "n_plus_one_min", "min_traces"),
+)

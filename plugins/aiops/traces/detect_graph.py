@@ -1,15 +1,29 @@
-"""Detectors over the dependency map: single points of failure and dependency cycles."""
+"""Detectors over the dependency map: single points of failure and dependency cycles.
+
+They judge the whole window's map, not one trace, so their detectors keep nothing per trace:
+`findings` reads the map the analysis builds from every trace anyway
+(`FindingContext.dependencies`) instead of building a second copy. Each kind's label and why
+sentence are declared above its function, its registration (`DetectorSpec`) below its
+detector; see aiops.traces.detectors.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 
+from aiops.findings.kinds import FindingKind
 from aiops.findings.model import Effort, Evidence, Finding, Impact
 from aiops.traces import suggest
 from aiops.traces.model import Edge
-from aiops.traces.view import FindingContext
+from aiops.traces.view import AnalysisConfig, DetectorSpec, FindingContext, TraceView
 
 SOURCE = "traces"
+
+SINGLE_POINT_OF_FAILURE = FindingKind(
+    "single_point_of_failure",
+    label="single point of failure",
+    why="Its outage or slowdown spreads to every service that calls it.",
+)
 
 
 def single_points_of_failure(
@@ -36,7 +50,7 @@ def single_points_of_failure(
         out.append(
             Finding(
                 source=SOURCE,
-                kind="single_point_of_failure",
+                kind=SINGLE_POINT_OF_FAILURE.name,
                 service=service,
                 operation="",
                 title=f"Single point of failure: {len(callers)} services depend on {service}, "
@@ -71,6 +85,38 @@ def single_points_of_failure(
             )
         )
     return out
+
+
+class SinglePointsOfFailure:
+    """`single_points_of_failure` over the window's dependency map."""
+
+    def __init__(self, config: AnalysisConfig) -> None:
+        pass  # reads ctx.config.spof_min_dependents when judging
+
+    def add(self, view: TraceView) -> None:
+        pass  # the analysis adds every trace to the dependency map
+
+    def findings(self, ctx: FindingContext) -> list[Finding]:
+        deps = ctx.dependencies
+        if deps is None:
+            raise ValueError("single_point_of_failure: FindingContext.dependencies is needed")
+        return single_points_of_failure(
+            ctx, deps.service_traces, deps.service_weight, deps.service_examples
+        )
+
+
+SINGLE_POINT_OF_FAILURE_DETECTOR = DetectorSpec(
+    "single_point_of_failure",
+    SinglePointsOfFailure,
+    kinds=(SINGLE_POINT_OF_FAILURE,),
+    knobs=("spof_min_dependents",),
+)
+
+DEPENDENCY_CYCLE = FindingKind(
+    "dependency_cycle",
+    label="cycle",
+    why="A slowdown or a retry storm in one of them feeds back into itself.",
+)
 
 
 def strongly_connected(edges: list[Edge]) -> list[list[str]]:
@@ -138,7 +184,7 @@ def dependency_cycles(ctx: FindingContext) -> list[Finding]:
         out.append(
             Finding(
                 source=SOURCE,
-                kind="dependency_cycle",
+                kind=DEPENDENCY_CYCLE.name,
                 service=component[0],
                 operation="",
                 title=f"Dependency cycle: {' ↔ '.join(component)}",
@@ -160,3 +206,21 @@ def dependency_cycles(ctx: FindingContext) -> list[Finding]:
             )
         )
     return out
+
+
+class DependencyCycles:
+    """`dependency_cycles` over the window's dependency map (its edges)."""
+
+    def __init__(self, config: AnalysisConfig) -> None:
+        pass
+
+    def add(self, view: TraceView) -> None:
+        pass  # the analysis adds every trace to the dependency map
+
+    def findings(self, ctx: FindingContext) -> list[Finding]:
+        return dependency_cycles(ctx)
+
+
+DEPENDENCY_CYCLE_DETECTOR = DetectorSpec(
+    "dependency_cycle", DependencyCycles, kinds=(DEPENDENCY_CYCLE,)
+)

@@ -1,4 +1,8 @@
-"""Detectors over whole requests: critical-path hotspots and where errors originate."""
+"""Detectors over whole requests: critical-path hotspots and where errors originate.
+
+Each detector's kind of finding (its label and why sentence) is declared just above its
+class and its registration (`DetectorSpec`) just below; see aiops.traces.detectors.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aiops.findings.kinds import FindingKind
 from aiops.findings.model import Effort, Evidence, Finding
 from aiops.traces import suggest
 from aiops.traces.model import Span
 from aiops.traces.tally import Tally
-from aiops.traces.view import AnalysisConfig, FindingContext, TraceView, fmt_ms, fmt_share, ms
+from aiops.traces.view import (
+    AnalysisConfig,
+    DetectorSpec,
+    FindingContext,
+    TraceView,
+    fmt_ms,
+    fmt_share,
+    ms,
+)
 
 SOURCE = "traces"
 
@@ -23,6 +36,13 @@ class _PathRow:
     sampling_rate: float | None
     spans: int
     on_path: tuple[tuple[tuple[str, str], int], ...]  # ((service, operation), microseconds)
+
+
+CRITICAL_PATH_HOTSPOT = FindingKind(
+    "critical_path_hotspot",
+    label="hotspot",
+    why="Time saved here comes straight off the slowest requests' latency.",
+)
 
 
 class CriticalPathHotspot:
@@ -79,7 +99,7 @@ class CriticalPathHotspot:
             out.append(
                 Finding(
                     source=SOURCE,
-                    kind="critical_path_hotspot",
+                    kind=CRITICAL_PATH_HOTSPOT.name,
                     service=service,
                     operation=operation,
                     title=f"Hotspot: {service} {operation} is {100 * share:.0f}% of the critical "
@@ -113,6 +133,14 @@ class CriticalPathHotspot:
         return out
 
 
+CRITICAL_PATH_HOTSPOT_DETECTOR = DetectorSpec(
+    "critical_path_hotspot",
+    CriticalPathHotspot,
+    kinds=(CRITICAL_PATH_HOTSPOT,),
+    knobs=("hotspot_min_share", "hotspot_min_traces"),
+)
+
+
 def _origin(spans: list[Span], span: Span) -> tuple[str, str]:
     """Where a failing span's error starts: the callee named by a client span that has no
     span of its own (a database, a cache), else the span's own service."""
@@ -120,6 +148,13 @@ def _origin(spans: list[Span], span: Span) -> tuple[str, str]:
     if span.kind in ("client", "producer") and span.peer and uninstrumented:
         return span.peer, span.operation
     return span.service, span.operation
+
+
+ERROR_HOTSPOT = FindingKind(
+    "error_hotspot",
+    label="errors start here",
+    why="Callers pass these errors up, so fixing them here fixes them everywhere.",
+)
 
 
 class ErrorHotspot:
@@ -175,7 +210,7 @@ class ErrorHotspot:
             out.append(
                 Finding(
                     source=SOURCE,
-                    kind="error_hotspot",
+                    kind=ERROR_HOTSPOT.name,
                     service=service,
                     operation=operation,
                     title=f"Errors start at {service} {operation}{where}: {100 * share:.0f}% of "
@@ -201,3 +236,8 @@ class ErrorHotspot:
                 )
             )
         return out
+
+
+ERROR_HOTSPOT_DETECTOR = DetectorSpec(
+    "error_hotspot", ErrorHotspot, kinds=(ERROR_HOTSPOT,), knobs=("error_min_share", "min_traces")
+)

@@ -1,14 +1,18 @@
-"""What every detector needs from one trace, computed once, and the settings they share."""
+"""What every detector needs from one trace, computed once, the settings they share, and how a
+detector declares itself (`DetectorSpec`) to the registry `analyze_traces` reads
+(aiops.traces.detectors)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 
+from aiops.findings.kinds import FindingKind
 from aiops.findings.model import Finding
 from aiops.traces.calls import Call, calls_of
 from aiops.traces.critical_path import critical_path
+from aiops.traces.dependencies import DependencyMap
 from aiops.traces.model import CLIENT_KINDS, Edge, Span, Trace
 
 
@@ -79,6 +83,7 @@ class FindingContext:
     edges: list[Edge] = field(default_factory=list)
     link: Callable[[str], str] | None = None  # trace ID -> Jaeger UI URL
     traces: int = 0  # traces analysed
+    dependencies: DependencyMap | None = None  # the window's map, for detectors over it
 
     def links(self, trace_ids: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(self.link(t) for t in trace_ids) if self.link else ()
@@ -88,6 +93,53 @@ class Detector(Protocol):
     def add(self, view: TraceView) -> None: ...
 
     def findings(self, ctx: FindingContext) -> list[Finding]: ...
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """A detector as `analyze_traces` runs it, declared next to its class: how to make one from
+    the settings, the kinds of finding it emits (each with its label and why sentence, so
+    what an issue says about a kind lives beside the code that finds it), and the settings it
+    reads. The analysis refuses a finding of a kind its detector did not declare, so no kind
+    reaches a renderer without its words."""
+
+    name: str  # unique among the registered detectors, e.g. "n_plus_one"
+    make: Callable[[AnalysisConfig], Detector]  # usually the class
+    kinds: tuple[FindingKind, ...]
+    knobs: tuple[str, ...] = ()  # the AnalysisConfig settings it reads
+
+    def __post_init__(self) -> None:
+        if isinstance(self.kinds, FindingKind | str) or not self.kinds:
+            raise ValueError(
+                f"DetectorSpec {self.name!r}: kinds must be a non-empty tuple of "
+                f"FindingKind(name, label, why), got {self.kinds!r}"
+            )
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+        object.__setattr__(self, "knobs", tuple(self.knobs))
+        for kind in self.kinds:
+            if not isinstance(kind, FindingKind):
+                raise TypeError(
+                    f"DetectorSpec {self.name!r}: each kind must be FindingKind(name, label, "
+                    f"why), got {kind!r}"
+                )
+        settings = [f.name for f in fields(AnalysisConfig)]
+        for knob in self.knobs:
+            if knob not in settings:
+                raise ValueError(
+                    f"DetectorSpec {self.name!r}: knob {knob!r} is not an AnalysisConfig "
+                    f"setting ({', '.join(settings)})"
+                )
+
+    def checked(self, findings: list[Finding]) -> list[Finding]:
+        """``findings`` as the detector made them, after checking each is of a declared kind."""
+        declared = [k.name for k in self.kinds]
+        for finding in findings:
+            if finding.kind not in declared:
+                raise ValueError(
+                    f"detector {self.name!r} emitted a finding of kind {finding.kind!r}, which "
+                    f"its DetectorSpec does not declare (declared: {', '.join(declared)})"
+                )
+        return findings
 
 
 def ms(microseconds: float) -> float:
