@@ -16,7 +16,7 @@ DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 _NS_PER_S = 1_000_000_000
 
-_DAY_NS = 86_400 * _NS_PER_S
+DAY_NS = 86_400 * _NS_PER_S
 
 _EPOCH_TO_MONDAY_S = 3 * 86_400  # 1970-01-01 was a Thursday; Monday 00:00 was 3 days earlier
 
@@ -36,10 +36,10 @@ def bucket_label(bucket: int, kind: str = "hour_of_week") -> str:
 
 def day_pos(t_ns: np.ndarray, end_ns: int) -> np.ndarray:
     """Time relative to the end of the training data, in days (negative inside it)."""
-    return (t_ns - end_ns) / _DAY_NS
+    return (t_ns - end_ns) / DAY_NS
 
 
-def _utc_ns(index: pd.Index, what: str) -> np.ndarray:
+def utc_ns(index: pd.Index, what: str) -> np.ndarray:
     if not isinstance(index, pd.DatetimeIndex):
         raise BaselineError(f"{what}: expected a DatetimeIndex, got {type(index).__name__}")
     if index.tz is None:
@@ -47,7 +47,7 @@ def _utc_ns(index: pd.Index, what: str) -> np.ndarray:
     return index.tz_convert("UTC").as_unit("ns").asi8
 
 
-def _as_float(frame: pd.DataFrame) -> np.ndarray:
+def as_float(frame: pd.DataFrame) -> np.ndarray:
     try:
         values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as exc:
@@ -57,7 +57,7 @@ def _as_float(frame: pd.DataFrame) -> np.ndarray:
     return values
 
 
-def _history(values: np.ndarray, t_ns: np.ndarray, step_ns: int) -> tuple[np.ndarray, np.ndarray]:
+def history(values: np.ndarray, t_ns: np.ndarray, step_ns: int) -> tuple[np.ndarray, np.ndarray]:
     """Per series: days from the first to the last observed point, and the observed share."""
     valid = ~np.isnan(values)
     n = len(t_ns)
@@ -66,10 +66,10 @@ def _history(values: np.ndarray, t_ns: np.ndarray, step_ns: int) -> tuple[np.nda
     span_ns = np.where(valid.any(axis=0), t_ns[last] - t_ns[first] + step_ns, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         coverage = np.where(span_ns > 0, valid.sum(axis=0) * step_ns / span_ns, 0.0)
-    return span_ns / _DAY_NS, np.minimum(coverage, 1.0)
+    return span_ns / DAY_NS, np.minimum(coverage, 1.0)
 
 
-def _positions(t_ns: np.ndarray, kind: str) -> np.ndarray:
+def positions(t_ns: np.ndarray, kind: str) -> np.ndarray:
     """Fractional hours since the start of the period (Monday 00:00 UTC, or midnight)."""
     seconds = t_ns // _NS_PER_S
     if kind == "hour_of_week":
@@ -77,7 +77,7 @@ def _positions(t_ns: np.ndarray, kind: str) -> np.ndarray:
     return (seconds % 86_400) / 3600.0
 
 
-def _interp_weights(
+def interp_weights(
     pos: np.ndarray, n_buckets: int, interpolate: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Neighbouring buckets and the weight of the second; bucket values sit at midpoints."""
@@ -90,7 +90,7 @@ def _interp_weights(
     return b0, (b0 + 1) % n_buckets, u - lower
 
 
-def _lookup(table: np.ndarray, b0: np.ndarray, b1: np.ndarray, w: np.ndarray) -> np.ndarray:
+def lookup(table: np.ndarray, b0: np.ndarray, b1: np.ndarray, w: np.ndarray) -> np.ndarray:
     """(rows, series) values of a (buckets, series) table at interpolated bucket positions."""
     w = w[:, None]
     return table[b0] * (1.0 - w) + table[b1] * w
@@ -108,7 +108,7 @@ def _grouped(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarra
     return out
 
 
-def _nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
+def nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
     """Median ignoring NaN, vectorised (np.nanmedian loops in Python over long slices)."""
     s = np.sort(a, axis=axis)  # NaN sorts last
     n = np.sum(~np.isnan(a), axis=axis, keepdims=True)
@@ -118,11 +118,11 @@ def _nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
     return np.squeeze(med, axis=axis)
 
 
-def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    return _nanmedian(_grouped(values, groups, n_groups), axis=1)
+def group_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    return nanmedian(_grouped(values, groups, n_groups), axis=1)
 
 
-def _bucket_spread(
+def bucket_spread(
     residual: np.ndarray, zeros: np.ndarray, bucket: np.ndarray, n_buckets: int
 ) -> np.ndarray:
     """Robust sigma of the residual per bucket.
@@ -158,14 +158,14 @@ def _group_mean(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.nda
         return sums / counts
 
 
-def _fill_rows(table: np.ndarray) -> np.ndarray:
+def fill_rows(table: np.ndarray) -> np.ndarray:
     """Buckets never observed take the series' median over its observed buckets."""
     if not np.isnan(table).any():
         return table
-    return np.where(np.isnan(table), _nanmedian(table, axis=0), table)
+    return np.where(np.isnan(table), nanmedian(table, axis=0), table)
 
 
-def _fill_days(levels: np.ndarray) -> np.ndarray:
+def fill_days(levels: np.ndarray) -> np.ndarray:
     """Days without data take the nearest observed day's level (row 0 is the newest day)."""
     if not np.isnan(levels).any():
         return levels
@@ -173,7 +173,7 @@ def _fill_days(levels: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(filled), 0.0, filled)
 
 
-def _weekly_levels(daily: np.ndarray) -> np.ndarray:
+def weekly_levels(daily: np.ndarray) -> np.ndarray:
     """Daily levels without the weekly cycle: centred 7-day means of the daily medians
     (row 0 is the newest day), continued linearly past the first and last complete window
     with the slope over the neighbouring week. Zero when there is less than a week."""
@@ -191,7 +191,7 @@ def _weekly_levels(daily: np.ndarray) -> np.ndarray:
         )
     out = np.full_like(daily, np.nan)
     out[centers] = means
-    out = _fill_days(out)
+    out = fill_days(out)
     first, last = 3, n - 4
     k = min(7, last - first)
     newest_slope = (out[first] - out[first + k]) / k if k else np.zeros(daily.shape[1])
@@ -203,7 +203,7 @@ def _weekly_levels(daily: np.ndarray) -> np.ndarray:
     return out
 
 
-def _level_path(
+def level_path(
     levels: np.ndarray,
     tc: np.ndarray,
     slope: np.ndarray | None = None,
@@ -232,16 +232,16 @@ def _level_path(
     return path
 
 
-def _theil_sen(levels: np.ndarray) -> np.ndarray:
+def theil_sen(levels: np.ndarray) -> np.ndarray:
     """Median pairwise slope per series, levels[d] at d + 0.5 days before the end; per day."""
     n = levels.shape[0]
     i, j = np.triu_indices(n, k=1)
     # row d is older for larger d: slope between rows i < j is (newer - older) / (j - i)
     slopes = (levels[i] - levels[j]) / (j - i)[:, None]
-    return np.nan_to_num(_nanmedian(slopes, axis=0), nan=0.0)
+    return np.nan_to_num(nanmedian(slopes, axis=0), nan=0.0)
 
 
-def _bound(bounds: Mapping[str, tuple[float | None, float | None]], key: str, side: int) -> float:
+def bound(bounds: Mapping[str, tuple[float | None, float | None]], key: str, side: int) -> float:
     limits = bounds.get(key.split(":", 1)[-1]) or bounds.get(key)
     value = None if limits is None else limits[side]
     if value is None:

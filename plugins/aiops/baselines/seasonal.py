@@ -62,29 +62,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from aiops.baselines import profile as stats
 from aiops.baselines.artifacts import read_meta
 from aiops.baselines.errors import BaselineError, InsufficientHistoryError
-from aiops.baselines.profile import (
-    _DAY_NS,
-    BUCKETS,
-    _as_float,
-    _bound,
-    _bucket_spread,
-    _fill_days,
-    _fill_rows,
-    _group_median,
-    _history,
-    _interp_weights,
-    _level_path,
-    _lookup,
-    _nanmedian,
-    _positions,
-    _theil_sen,
-    _utc_ns,
-    _weekly_levels,
-    bucket_label,
-    day_pos,
-)
+from aiops.baselines.profile import BUCKETS, bucket_label, day_pos
 
 ARRAYS_FILE = "seasonal_baseline.npz"
 META_FILE = "seasonal_baseline.json"
@@ -169,7 +150,7 @@ class SeasonalBaseline:
     def fit(self, frame: pd.DataFrame) -> SeasonalBaseline:
         """Learn profile, spread and trend of every column with at least `min_days` of data."""
         cfg = self.config
-        t_ns = _utc_ns(frame.index, "fit")
+        t_ns = stats.utc_ns(frame.index, "fit")
         if len(t_ns) < 2:
             raise BaselineError(f"fit: need at least 2 timestamps, got {len(t_ns)}")
         if not (np.diff(t_ns) > 0).all():
@@ -179,9 +160,9 @@ class SeasonalBaseline:
         if len(set(keys)) != len(keys):
             dupes = sorted({k for k in keys if keys.count(k) > 1})
             raise BaselineError(f"fit: duplicate series {dupes}")
-        values = _as_float(frame)
+        values = stats.as_float(frame)
 
-        history_days, coverage = _history(values, t_ns, step_ns)
+        history_days, coverage = stats.history(values, t_ns, step_ns)
         skipped: dict[str, str] = {}
         for key, days, share in zip(keys, history_days, coverage, strict=True):
             if days < cfg.min_days:
@@ -199,10 +180,10 @@ class SeasonalBaseline:
 
         end_ns = int(t_ns[-1]) + step_ns
         n_buckets = cfg.n_buckets
-        pos = _positions(t_ns, cfg.bucket)
+        pos = stats.positions(t_ns, cfg.bucket)
         bucket = np.floor(pos).astype(np.intp) % n_buckets
-        b0, b1, w = _interp_weights(pos, n_buckets, cfg.interpolate)
-        day = ((end_ns - 1 - t_ns) // _DAY_NS).astype(np.intp)  # 0: the last 24 hours
+        b0, b1, w = stats.interp_weights(pos, n_buckets, cfg.interpolate)
+        day = ((end_ns - 1 - t_ns) // stats.DAY_NS).astype(np.intp)  # 0: the last 24 hours
         n_days = int(day.max()) + 1
 
         tc = day_pos(t_ns, end_ns)
@@ -210,21 +191,27 @@ class SeasonalBaseline:
         slope = np.zeros(x.shape[1])
         if cfg.trend == "linear":
             # 1. a level free of the weekly cycle, so the profile does not absorb the trend
-            weekly = _weekly_levels(_group_median(x, day, n_days))
-            profile = _fill_rows(_group_median(x - _level_path(weekly, tc), bucket, n_buckets))
+            weekly = stats.weekly_levels(stats.group_median(x, day, n_days))
+            profile = stats.fill_rows(
+                stats.group_median(x - stats.level_path(weekly, tc), bucket, n_buckets)
+            )
             # 2. daily levels of the deseasonalised series: the in-sample path and the slope
-            levels = _fill_days(_group_median(x - _lookup(profile, b0, b1, w), day, n_days))
-            slope = _theil_sen(levels[: min(cfg.trend_days, n_days)])
+            levels = stats.fill_days(
+                stats.group_median(x - stats.lookup(profile, b0, b1, w), day, n_days)
+            )
+            slope = stats.theil_sen(levels[: min(cfg.trend_days, n_days)])
         else:
-            profile = _fill_rows(_group_median(x, bucket, n_buckets))
+            profile = stats.fill_rows(stats.group_median(x, bucket, n_buckets))
         horizon = cfg.trend_horizon_days
-        residual = x - _lookup(profile, b0, b1, w) - _level_path(levels, tc, slope, horizon)
+        residual = (
+            x - stats.lookup(profile, b0, b1, w) - stats.level_path(levels, tc, slope, horizon)
+        )
         zeros = np.where(np.isnan(x), np.nan, x == 0)
-        spread = _bucket_spread(residual, zeros, bucket, n_buckets)
-        typical = _nanmedian(spread, axis=0)
+        spread = stats.bucket_spread(residual, zeros, bucket, n_buckets)
+        typical = stats.nanmedian(spread, axis=0)
         spread = np.sqrt((1 - cfg.spread_shrink) * spread**2 + cfg.spread_shrink * typical**2)
         spread = np.where(np.isnan(spread), typical, spread)
-        floor = np.maximum(cfg.spread_floor, cfg.spread_floor_ratio * _nanmedian(np.abs(x), 0))
+        floor = np.maximum(cfg.spread_floor, cfg.spread_floor_ratio * stats.nanmedian(np.abs(x), 0))
         spread = np.maximum(spread, floor)
 
         self.keys_ = [k for k, ok in zip(keys, enough, strict=True) if ok]
@@ -255,13 +242,13 @@ class SeasonalBaseline:
         self._check_fitted()
         keys = list(self.keys_ if keys is None else keys)
         cols = self._columns_of(keys, "expected")
-        t_ns = _utc_ns(index, "expected")
+        t_ns = stats.utc_ns(index, "expected")
         center, spread = self._center_spread(t_ns, cols)
         low = center - self.config.k * spread
         high = center + self.config.k * spread
         if bounds:
-            lo_b = np.array([_bound(bounds, k, 0) for k in keys], dtype=float)
-            hi_b = np.array([_bound(bounds, k, 1) for k in keys], dtype=float)
+            lo_b = np.array([stats.bound(bounds, k, 0) for k in keys], dtype=float)
+            hi_b = np.array([stats.bound(bounds, k, 1) for k in keys], dtype=float)
             center, low, high = (np.clip(a, lo_b, hi_b) for a in (center, low, high))
         frames = (pd.DataFrame(a, index=index, columns=keys) for a in (center, low, high))
         return tuple(frames)  # type: ignore[return-value]
@@ -270,8 +257,8 @@ class SeasonalBaseline:
         """Signed robust z-scores, same shape as frame; NaN where the input is NaN or the
         series is unknown (never fitted, or skipped for lack of history)."""
         self._check_fitted()
-        t_ns = _utc_ns(frame.index, "score")
-        values = _as_float(frame)
+        t_ns = stats.utc_ns(frame.index, "score")
+        values = stats.as_float(frame)
         out = np.full(values.shape, np.nan)
         known = [j for j, c in enumerate(frame.columns) if str(c) in self._column]
         if known:
@@ -295,7 +282,7 @@ class SeasonalBaseline:
         center, spread = self._center_spread(t_ns, np.array([self._column[key]]))
         c, s = float(center[0, 0]), float(spread[0, 0])
         z = None if value is None or math.isnan(value) else (float(value) - c) / s
-        bucket = int(np.floor(_positions(t_ns, self.config.bucket)[0])) % self.config.n_buckets
+        bucket = int(np.floor(stats.positions(t_ns, self.config.bucket)[0])) % self.config.n_buckets
         return Explanation(
             key=key,
             timestamp=ts,
@@ -372,11 +359,15 @@ class SeasonalBaseline:
 
     def _center_spread(self, t_ns: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cfg = self.config
-        b0, b1, w = _interp_weights(_positions(t_ns, cfg.bucket), cfg.n_buckets, cfg.interpolate)
+        b0, b1, w = stats.interp_weights(
+            stats.positions(t_ns, cfg.bucket), cfg.n_buckets, cfg.interpolate
+        )
         tc = day_pos(t_ns, self.end_ns_)
-        center = _lookup(self.profile_[:, cols], b0, b1, w)
-        center += _level_path(self.levels_[:, cols], tc, self.slope_[cols], cfg.trend_horizon_days)
-        spread = _lookup(self.spread_[:, cols], b0, b1, w)
+        center = stats.lookup(self.profile_[:, cols], b0, b1, w)
+        center += stats.level_path(
+            self.levels_[:, cols], tc, self.slope_[cols], cfg.trend_horizon_days
+        )
+        spread = stats.lookup(self.spread_[:, cols], b0, b1, w)
         return center, spread
 
 

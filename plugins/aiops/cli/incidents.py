@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiops.cli.traces import parse_utc
+from aiops.cli.common import columns, open_store, parse_day_or_utc
 from aiops.incidents.incident_event import SOURCES
 from aiops.store.errors import StoreError
 from aiops.units import signal_label
@@ -27,7 +26,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from aiops.incidents.pipeline import latest_incidents
 
     try:
-        with _open(args) as store:
+        with open_store(args) as store:
             since, until = _window(args, timedelta(days=1), _newest(store, "incidents"))
             rows = latest_incidents(store, since, until)
     except (StoreError, ValueError) as exc:
@@ -45,7 +44,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     ]  # fmt: skip
     header = ["id", "start (UTC)", "status", "severity", "services", "root cause",
               "confidence", "method"]  # fmt: skip
-    print("\n".join(_columns(header, table)))
+    print("\n".join(columns(header, table, numeric=NUMERIC)))
     n = len(rows)
     print(f"{n} incident{'s' if n != 1 else ''} between {_when(since)} and {_when(until)} UTC")
     return 0
@@ -53,7 +52,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     try:
-        with _open(args) as store:
+        with open_store(args) as store:
             rows = store.read("incidents", incident_id=args.id)
             where = store.name
     except (StoreError, ValueError) as exc:
@@ -103,7 +102,7 @@ def show_lines(row: dict[str, Any], hours: int = 1) -> list[str]:
     ]  # fmt: skip
     header = ["#", "service", "score", "walk", "onset", "strength", "peak", "first onset",
               "signal", "role"]  # fmt: skip
-    out += _columns(header, candidates, indent="  ")
+    out += columns(header, candidates, indent="  ", numeric=NUMERIC)
     out += ["", "How it spread"]
     for link in ranking["chain"]:
         onset = _parse(link["onset"])
@@ -125,7 +124,7 @@ def show_lines(row: dict[str, Any], hours: int = 1) -> list[str]:
     ]  # fmt: skip
     out += ["", "Events"]
     header = ["source", "service", "signal", "start-end", "strength", "explanation"]
-    out += _columns(header, events, indent="  ")
+    out += columns(header, events, indent="  ", numeric=NUMERIC)
     if any(not e["onset_known"] for e in row["events"]):
         out.append("  ~ onset not known to the minute (an hourly log row or a forecast)")
     return out
@@ -133,7 +132,7 @@ def show_lines(row: dict[str, Any], hours: int = 1) -> list[str]:
 
 def _cmd_volume(args: argparse.Namespace) -> int:
     try:
-        with _open(args) as store:
+        with open_store(args) as store:
             since, until = _window(args, timedelta(days=7), _newest(store, "alert_volume"))
             rows = store.read(
                 "alert_volume",
@@ -154,7 +153,7 @@ def _cmd_volume(args: argparse.Namespace) -> int:
         table.append(volume_cells("total", {k: sum(r[k] for r in rows) for k in keys}))
     header = ["day", "points", "", "events", "(metric/log/predictive)", "", "incidents",
               "(multi-service)", "events/incident"]  # fmt: skip
-    print("\n".join(_columns(header, table)))
+    print("\n".join(columns(header, table, numeric=NUMERIC)))
     return 0
 
 
@@ -169,13 +168,6 @@ def volume_cells(day: str, r: dict[str, Any]) -> list[str]:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _open(args: argparse.Namespace):
-    from aiops.settings import resolve_store_url
-    from aiops.store import Store
-
-    return Store.open(resolve_store_url(args.store))
-
-
 def _newest(store, table: str) -> datetime | None:
     """The newest interval end stored in `table`: what "recent" means for a store that
     may hold a backfill of last month (the demo world's October), not the wall clock."""
@@ -188,20 +180,11 @@ def _window(
 ) -> tuple[datetime, datetime]:
     """(--since, --until]: --until defaults to the newest stored interval's end (now when
     nothing is stored), --since to `default` before it."""
-    until = _utc(args.until, "--until") if args.until else (newest or datetime.now(UTC))
-    since = _utc(args.since, "--since") if args.since else until - default
+    until = parse_day_or_utc(args.until, "--until") if args.until else (newest or datetime.now(UTC))
+    since = parse_day_or_utc(args.since, "--since") if args.since else until - default
     if since >= until:
         raise ValueError(f"--since ({_when(since)}) must be before --until ({_when(until)})")
     return since, until
-
-
-def _utc(text: str, flag: str) -> datetime:
-    """ISO 8601 with a timezone, or a bare date (midnight UTC)."""
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        return parse_utc(text, flag)
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _when(t: datetime) -> str:
@@ -222,19 +205,6 @@ def _day(start: datetime, end: datetime) -> str:
 
 def _parse(iso: str | None) -> datetime | None:
     return datetime.fromisoformat(iso) if iso else None
-
-
-def _columns(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
-    """Aligned text columns; numbers to the right, the last column left ragged."""
-    widths = [max(len(str(v)) for v in col) for col in zip(header, *rows, strict=True)]
-    lines = []
-    for cells in (header, *rows):
-        parts = [
-            str(v).rjust(w) if h in NUMERIC else str(v).ljust(w)
-            for h, v, w in zip(header, cells, widths, strict=True)
-        ]
-        lines.append((indent + "  ".join(parts)).rstrip())
-    return lines
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

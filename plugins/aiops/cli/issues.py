@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from aiops.cli.traces import parse_utc
+from aiops.cli.common import parse_utc
 
 
 def _cmd_render(args: argparse.Namespace) -> int:

@@ -13,14 +13,13 @@ import json
 import sys
 from collections import defaultdict
 
-from aiops.cli.incidents import _columns, _open
-from aiops.cli.traces import parse_utc
+from aiops.cli.common import columns, open_store, parse_day_or_utc
 from aiops.store.errors import StoreError
 
 
 def _cmd_usage(args: argparse.Namespace) -> int:
     try:
-        with _open(args) as store:
+        with open_store(args) as store:
             rows = store.read("llm_usage", **({"day": args.day} if args.day else {}))
     except (StoreError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -45,7 +44,7 @@ def _cmd_usage(args: argparse.Namespace) -> int:
          f"${v['cost']:.4f}", run]
         for (day, run), v in sorted(runs.items())
     ]  # fmt: skip
-    print("\n".join(_columns(header, table)))
+    print("\n".join(columns(header, table)))
     total = sum(v["cost"] for v in runs.values())
     print(f"${total:.4f} over {len({d for d, _ in runs})} day(s); skipped = over the budget")
     return 0
@@ -59,9 +58,9 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     from aiops.llm.gateway import Gateway
 
     try:
-        start, end = _utc(args.start, "--start"), _utc(args.end, "--end")
+        start, end = parse_day_or_utc(args.start, "--start"), parse_day_or_utc(args.end, "--end")
         catalog = load_catalog()
-        with _open(args) as store:
+        with open_store(args) as store:
             rows = store.read("findings", interval_start=start, interval_end=end)
     except (StoreError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -98,13 +97,6 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     print(f"{len(prompts)} request(s) would be sent (before the cache and the budget); "
           "--json prints them whole", file=sys.stderr)  # fmt: skip
     return 0
-
-
-def _utc(text: str, name: str):
-    """An ISO time with a timezone, or a plain date meaning its midnight UTC."""
-    if len(text) == 10 and text[4] == "-" and text[7] == "-":
-        text += "T00:00:00+00:00"
-    return parse_utc(text, name)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiops.cli.common import InputError
 from aiops.logs.drain import Cluster, DrainConfig
 from aiops.logs.formats import (
     DEFAULT_FORMAT,
@@ -39,10 +40,6 @@ JSON_COLUMNS = ("Timestamp", "Service", "Level", "Content")  # the columns of a 
 UNMATCHED_SHOWN = 5  # unmatched lines named in the summary
 #: (line number, format fields or None when the line does not match, content, level, time)
 Row = tuple[int, dict[str, str] | None, str, str, int | None]
-
-
-class _InputError(Exception):
-    """A log file, format or state the command cannot use; the message names it."""
 
 
 @dataclass
@@ -73,7 +70,7 @@ class LogInput:
                     if line.strip():
                         yield read(number, line, reference)
         except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a broken gzip
-            raise _InputError(f"{self.path}: cannot read: {exc}") from exc
+            raise InputError(f"{self.path}: cannot read: {exc}") from exc
 
     def _text_row(self, number: int, line: str, reference: int) -> Row:
         assert self.format is not None
@@ -114,14 +111,14 @@ def open_input(path: Path, fmt: str | None, as_json: bool = False) -> LogInput:
     """The file and its layout: `--json` or `--format json`, else `--format`, else JSON lines
     for a `.jsonl`/`.ndjson` name (before any `.gz`), else the default format."""
     if not path.is_file():
-        raise _InputError(f"{path}: no such log file")
+        raise InputError(f"{path}: no such log file")
     bare = path.name.removesuffix(".gz")
     if as_json or fmt == "json" or (fmt is None and bare.endswith(JSON_SUFFIXES)):
         return LogInput(path, None)
     try:
         return LogInput(path, LogFormat.parse(fmt or DEFAULT_FORMAT))
     except LogFormatError as exc:
-        raise _InputError(str(exc)) from exc
+        raise InputError(str(exc)) from exc
 
 
 def service_of(path: Path, service: str | None) -> str:
@@ -177,15 +174,15 @@ def _miner(state: Path | None, depth: int | None, sim: float | None) -> Template
         try:
             return TemplateMiner(DrainConfig(**{k: v for k, v in knobs.items() if v is not None}))
         except ValueError as exc:
-            raise _InputError(str(exc)) from exc
+            raise InputError(str(exc)) from exc
     try:
         miner = TemplateMiner.load(state)
     except (KeyError, TypeError, ValueError) as exc:
-        raise _InputError(str(exc) if str(state) in str(exc) else f"{state}: {exc}") from exc
+        raise InputError(str(exc) if str(state) in str(exc) else f"{state}: {exc}") from exc
     for flag, name, value in (("--depth", "depth", depth), ("--sim", "sim_threshold", sim)):
         saved = getattr(miner.config, name)
         if value is not None and value != saved:
-            raise _InputError(f"{state}: was mined with {name}={saved}; {flag} {value} differs")
+            raise InputError(f"{state}: was mined with {name}={saved}; {flag} {value} differs")
     return miner
 
 
@@ -204,7 +201,7 @@ def _cmd_parse(args: argparse.Namespace) -> int:
             write_templates(miner, service, mined, args.templates)
         if args.state:
             miner.save(args.state)
-    except (_InputError, OSError) as exc:
+    except (InputError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     templates = len(miner.clusters(service))
@@ -239,18 +236,18 @@ def _cmd_templates(args: argparse.Namespace) -> int:
     try:
         if args.state:
             if not args.state.is_file():
-                raise _InputError(f"{args.state}: no such template-miner state")
+                raise InputError(f"{args.state}: no such template-miner state")
             miner = _miner(args.state, None, None)
             services = [args.service] if args.service else sorted(miner.drains)
             if args.service and args.service not in miner.drains:
-                raise _InputError(
+                raise InputError(
                     f"{args.state}: no service {args.service!r}; it holds {sorted(miner.drains)}"
                 )
         else:
             source = open_input(args.input, args.format)
             miner, services = TemplateMiner(), [service_of(args.input, args.service)]
             mine_file(source, miner, services[0])
-    except (_InputError, OSError) as exc:
+    except (InputError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     rows = template_counts((s, c) for s in services for c in miner.clusters(s))

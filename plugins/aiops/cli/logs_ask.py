@@ -12,7 +12,7 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
-from aiops.cli.logs import _InputError
+from aiops.cli.common import InputError
 
 ES_URL_ENV = "ELASTICSEARCH_URL"  # `logs ask` without --url
 ASK_SINCE = "1h"  # `logs ask` without --since / --start
@@ -21,11 +21,11 @@ ASK_SINCE = "1h"  # `logs ask` without --since / --start
 def ask_window(args: argparse.Namespace, now: datetime) -> tuple[datetime, datetime]:
     """``[start, end)`` in UTC: ``--start``/``--end`` (ISO 8601 with a zone), else ``--since``
     (default 1h) before ``--end`` (default ``now``)."""
-    from aiops.cli.traces import parse_utc
+    from aiops.cli.common import parse_utc
     from aiops.units import parse_duration_seconds
 
     if args.since and args.start:
-        raise _InputError("give --since or --start, not both")
+        raise InputError("give --since or --start, not both")
     end = parse_utc(args.end, "--end") if args.end else now
     if args.start:
         start = parse_utc(args.start, "--start")
@@ -33,12 +33,12 @@ def ask_window(args: argparse.Namespace, now: datetime) -> tuple[datetime, datet
         try:
             seconds = parse_duration_seconds(args.since or ASK_SINCE)
         except ValueError as exc:
-            raise _InputError(f"--since: {exc}") from None
+            raise InputError(f"--since: {exc}") from None
         if seconds <= 0:
-            raise _InputError(f"--since: must be a positive duration, got {args.since!r}")
+            raise InputError(f"--since: must be a positive duration, got {args.since!r}")
         start = end - timedelta(seconds=seconds)
     if start >= end:
-        raise _InputError(f"--start ({start.isoformat()}) must be before --end ({end.isoformat()})")
+        raise InputError(f"--start ({start.isoformat()}) must be before --end ({end.isoformat()})")
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
@@ -56,13 +56,13 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)  # interactive: the wall clock places the default window, once
     try:
         if not args.question and args.query is None:
-            raise _InputError("give a QUESTION, or the query itself with --query JSON")
+            raise InputError("give a QUESTION, or the query itself with --query JSON")
         if args.size is not None and not 1 <= args.size <= lq.MAX_ASK_SIZE:
-            raise _InputError(f"--size: must be in 1..{lq.MAX_ASK_SIZE}, got {args.size}")
+            raise InputError(f"--size: must be in 1..{lq.MAX_ASK_SIZE}, got {args.size}")
         start, end = ask_window(args, now)
         url = args.url or os.environ.get(ES_URL_ENV)
         if not url:
-            raise _InputError(f"no Elasticsearch URL: pass --url or set {ES_URL_ENV}")
+            raise InputError(f"no Elasticsearch URL: pass --url or set {ES_URL_ENV}")
         config = ElasticsearchLogConfig(url, **({"index": args.index} if args.index else {}))
         settings, api_key = None, os.environ.get(KEY_ENV)
         if args.query is None:
@@ -72,7 +72,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
                 print(f"logs ask needs a language model: {why}; or give the query with "
                       "--query JSON", file=sys.stderr)  # fmt: skip
                 return 2
-    except (_InputError, ValueError) as exc:  # CatalogError is a ValueError
+    except (InputError, ValueError) as exc:  # CatalogError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     names = config.fields
@@ -80,7 +80,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         with ElasticsearchLogSource(config) as source:
             fields = lq.mapping_fields(source.mapping())
             if not fields:
-                raise _InputError(f"{source.describe()}: no mapped fields (does any index match?)")
+                raise InputError(f"{source.describe()}: no mapped fields (does any index match?)")
             totals = None
             if args.query is not None:
                 answer, model = lq.user_query(args.query, fields, names.timestamp), None
@@ -99,7 +99,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
             if not args.dry_run:
                 context = f"interval [{lq.iso_utc(start)}, {lq.iso_utc(end)})"
                 page = source.search_page(request, context)
-    except (_InputError, ValueError, ElasticsearchSourceError, StoreError) as exc:
+    except (InputError, ValueError, ElasticsearchSourceError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     hits = [lq.hit_line(h, names) for h in page["hits"]["hits"]] if page is not None else []

@@ -10,9 +10,10 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from aiops.cli.common import parse_utc
 
 
 def _progress(items: Iterator[Any], enabled: bool) -> Iterator[Any]:
@@ -97,18 +98,6 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     args.out.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
     print(f"{len(traces):,} traces -> {args.out}")
     return 0
-
-
-def parse_utc(text: str, where: str) -> datetime:
-    """An aware datetime from ISO 8601 text; errors name ``where`` (a flag, a file's field)."""
-    try:
-        value = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: expected an ISO 8601 time such as 2026-11-01T00:00Z, "
-                         f"got {text!r}") from None  # fmt: skip
-    if value.tzinfo is None:
-        raise ValueError(f"{where}: give a timezone (Z or +00:00), got {text!r}")
-    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

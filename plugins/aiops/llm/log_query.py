@@ -31,7 +31,6 @@ from aiops.llm.prompts import PromptTemplate, load_prompt
 from aiops.llm.query_check import (  # noqa: F401 (the checks are part of this module's API)
     OBJECT_TYPES,
     QueryError,
-    _show,
     check_answer,
     check_query,
     check_sort,
@@ -39,6 +38,7 @@ from aiops.llm.query_check import (  # noqa: F401 (the checks are part of this m
     exact_field_for,
     field_kinds,
     mapping_fields,
+    shown_value,
 )
 from aiops.logs.formats import lookup
 from aiops.logs.records import normalise_level
@@ -147,7 +147,9 @@ def user_query(text: str, fields: Mapping[str, str], timestamp: str | None) -> L
     except json.JSONDecodeError as exc:
         raise ValueError(f"--query: not JSON: {exc}") from None
     if not isinstance(given, dict):
-        raise ValueError(f"--query: expected a JSON object (a query clause), got {_show(given)}")
+        raise ValueError(
+            f"--query: expected a JSON object (a query clause), got {shown_value(given)}"
+        )
     wrapped = given if "query" in given else {"query": given}
     try:
         answer = LogQuery.model_validate({"explanation": "given with --query", **wrapped})

@@ -176,7 +176,8 @@ def check_answer(answer: LogQuery, fields: Mapping[str, str], timestamp: str | N
         raise QueryError(problems)
 
 
-def _show(value: Any) -> str:
+def shown_value(value: Any) -> str:
+    """A value as JSON, cut to 80 characters, for an error message."""
     text = json.dumps(value, default=str)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -197,7 +198,9 @@ class _Checker:
 
     def clause(self, node: Any, where: str, depth: int) -> None:
         if not isinstance(node, Mapping) or len(node) != 1:
-            self.bad(where, f"a clause is an object with one key, its kind; got {_show(node)}")
+            self.bad(
+                where, f"a clause is an object with one key, its kind; got {shown_value(node)}"
+            )
             return
         self.clauses += 1
         if self.clauses == MAX_CLAUSES + 1:
@@ -216,7 +219,7 @@ class _Checker:
     def check_field(self, name: Any, where: str, clause: str) -> set[str] | None:
         """The field's types when ``clause`` may use it; else a problem and None."""
         if not isinstance(name, str) or not name:
-            self.bad(where, f"a field name is a non-empty string, got {_show(name)}")
+            self.bad(where, f"a field name is a non-empty string, got {shown_value(name)}")
             return None
         if "*" in name or "?" in name:
             self.bad(where, f"field patterns such as {name!r} are not allowed; name each field")
@@ -269,7 +272,7 @@ class _Checker:
     ) -> Mapping[str, Any]:
         """``spec`` as an options object; unknown and missing options are problems."""
         if not isinstance(spec, Mapping):
-            self.bad(where, f"[{clause}] takes an object, got {_show(spec)}")
+            self.bad(where, f"[{clause}] takes an object, got {shown_value(spec)}")
             return {}
         for key in spec:
             if key not in allowed | _COMMON:
@@ -285,7 +288,7 @@ class _Checker:
     ) -> tuple[str, Any, str] | None:
         """``{field: value}``: the field, its value and its path, after checking the field."""
         if not isinstance(spec, Mapping):
-            self.bad(where, f"[{clause}] takes {{field: value}}, got {_show(spec)}")
+            self.bad(where, f"[{clause}] takes {{field: value}}, got {shown_value(spec)}")
             return None
         names = [k for k in spec if k not in extras]
         if len(names) != 1:
@@ -311,7 +314,9 @@ class _Checker:
                 self.clause(value, f"{where}.{key}", depth + 1)
         msm = options.get("minimum_should_match")
         if msm is not None and (isinstance(msm, bool) or not isinstance(msm, int | str)):
-            self.bad(f"{where}.minimum_should_match", f"a number or a percentage, got {_show(msm)}")
+            self.bad(
+                f"{where}.minimum_should_match", f"a number or a percentage, got {shown_value(msm)}"
+            )
 
     def _match(self, spec: Any, where: str, depth: int) -> None:
         self._words(spec, where, "match",
@@ -329,19 +334,19 @@ class _Checker:
             value = self.options(value, at, clause, allowed, ("query",)).get("query", "")
             self._operator(spec[found[0]], at)
         if not _scalar(value):
-            self.bad(at, f"[{clause}] searches for a string or a number, got {_show(value)}")
+            self.bad(at, f"[{clause}] searches for a string or a number, got {shown_value(value)}")
 
     def _operator(self, options: Any, where: str) -> None:
         op = options.get("operator") if isinstance(options, Mapping) else None
         if op is not None and str(op).lower() not in ("and", "or"):
-            self.bad(f"{where}.operator", f"'and' or 'or', got {_show(op)}")
+            self.bad(f"{where}.operator", f"'and' or 'or', got {shown_value(op)}")
 
     def _multi_match(self, spec: Any, where: str, depth: int) -> None:
         allowed = {"query", "fields", "type", "operator", "minimum_should_match", "tie_breaker",
                    "fuzziness", "slop", "lenient"}  # fmt: skip
         options = self.options(spec, where, "multi_match", allowed, ("query", "fields"))
         if "query" in options and not _scalar(options["query"]):
-            self.bad(f"{where}.query", f"a string or a number, got {_show(options['query'])}")
+            self.bad(f"{where}.query", f"a string or a number, got {shown_value(options['query'])}")
         names = options.get("fields")
         if "fields" in options and (not isinstance(names, list) or not names):
             self.bad(f"{where}.fields", "a non-empty list of field names (no default fields)")
@@ -352,7 +357,9 @@ class _Checker:
         kinds = ("best_fields", "most_fields", "cross_fields", "phrase", "phrase_prefix",
                  "bool_prefix")  # fmt: skip
         if options.get("type", "best_fields") not in kinds:
-            self.bad(f"{where}.type", f"one of {', '.join(kinds)}, got {_show(options['type'])}")
+            self.bad(
+                f"{where}.type", f"one of {', '.join(kinds)}, got {shown_value(options['type'])}"
+            )
         self._operator(options, where)
 
     def _term(self, spec: Any, where: str, depth: int) -> None:
@@ -383,7 +390,7 @@ class _Checker:
                 return None
         if not _scalar(value) or (clause != "term" and not isinstance(value, str)):
             kind = "a string, number or boolean" if clause == "term" else "a string"
-            self.bad(at, f"[{clause}] takes {kind}, got {_show(value)}")
+            self.bad(at, f"[{clause}] takes {kind}, got {shown_value(value)}")
             return None
         return value
 
@@ -395,7 +402,7 @@ class _Checker:
         if isinstance(values, Mapping):
             self.bad(at, "a terms lookup reads another index; list the values")
         elif not isinstance(values, list) or not values or not all(map(_scalar, values)):
-            self.bad(at, f"[terms] takes a non-empty list of values, got {_show(values)}")
+            self.bad(at, f"[terms] takes a non-empty list of values, got {shown_value(values)}")
         elif len(values) > MAX_TERMS:
             self.bad(at, f"[terms] takes at most {MAX_TERMS} values, got {len(values)}")
 
@@ -410,7 +417,7 @@ class _Checker:
             self.bad(at, "[range] needs gte, gt, lte or lt")
         for op in ops & set(options):
             if not _scalar(options[op]) or isinstance(options[op], bool):
-                self.bad(f"{at}.{op}", f"a number, date or string, got {_show(options[op])}")
+                self.bad(f"{at}.{op}", f"a number, date or string, got {shown_value(options[op])}")
 
     def _exists(self, spec: Any, where: str, depth: int) -> None:
         options = self.options(spec, where, "exists", {"field"}, ("field",))

@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 from aiops.dev.digest import file_sha256
-from aiops.dev.promserver.errors import BackfillFailed, _tail
+from aiops.dev.promserver.errors import BackfillFailed, output_tail
 from aiops.dev.promserver.install import ensure_installed
-from aiops.dev.promserver.process import _live_pid, pidfile_for
+from aiops.dev.promserver.process import live_pid, pidfile_for
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def backfill(
         logger.info("backfill: %s already holds %s (sha256 matches)", tsdb_dir, openmetrics_file)
         return tsdb_dir
 
-    pid = _live_pid(pidfile_for(tsdb_dir))
+    pid = live_pid(pidfile_for(tsdb_dir))
     if pid is not None:
         raise BackfillFailed(
             f"backfill: a Prometheus (pid {pid}) is serving {tsdb_dir}; stop it before rebuilding"
@@ -79,7 +79,7 @@ def backfill(
     if done.returncode != 0:
         raise BackfillFailed(
             f"backfill: promtool failed (exit {done.returncode}) on {openmetrics_file}:\n"
-            f"{_tail(done.stderr or done.stdout)}"
+            f"{output_tail(done.stderr or done.stdout)}"
         )
     logger.debug("promtool output:\n%s", done.stdout)
     tmp = stamp.with_name(STAMP_NAME + ".tmp")

@@ -23,5 +23,6 @@ class ServerStartFailed(PromServerError):
     """Prometheus exited or did not become ready in time."""
 
 
-def _tail(text: str, lines: int = 20) -> str:
+def output_tail(text: str, lines: int = 20) -> str:
+    """The last ``lines`` lines of a command's output, for an error message."""
     return "\n".join(text.strip().splitlines()[-lines:]) or "(no output)"

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiops.dev.promserver.errors import PrometheusNotInstalled, _tail
+from aiops.dev.promserver.errors import PrometheusNotInstalled, output_tail
 
 logger = logging.getLogger(__name__)
 
@@ -58,5 +58,5 @@ def _run_apt(command: list[str], env: dict[str, str]) -> None:
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PrometheusNotInstalled(
-            f"{' '.join(command)} failed (exit {done.returncode}):\n{_tail(done.stderr)}"
+            f"{' '.join(command)} failed (exit {done.returncode}):\n{output_tail(done.stderr)}"
         )

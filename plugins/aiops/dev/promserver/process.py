@@ -30,7 +30,7 @@ def stop_from_pidfile(pidfile: Path, grace: float = 10.0) -> bool:
     Prometheus) is removed and nothing is signalled.
     """
     pidfile = Path(pidfile)
-    pid = _live_pid(pidfile)
+    pid = live_pid(pidfile)
     if pid is None:
         pidfile.unlink(missing_ok=True)
         return False
@@ -73,16 +73,17 @@ def launch_on_free_port(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _read_pid(pidfile: Path) -> int | None:
+def read_pid(pidfile: Path) -> int | None:
+    """The pid written in ``pidfile``; None when it is missing or unreadable."""
     try:
         return int(pidfile.read_text(encoding="ascii").strip())
     except (OSError, ValueError):
         return None
 
 
-def _live_pid(pidfile: Path) -> int | None:
+def live_pid(pidfile: Path) -> int | None:
     """The pid in ``pidfile`` if that process is alive and (where /proc says) Prometheus."""
-    pid = _read_pid(pidfile)
+    pid = read_pid(pidfile)
     if pid is None or pid <= 0 or not _alive(pid):
         return None
     cmdline = Path(f"/proc/{pid}/cmdline")

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import requests
 
-from aiops.dev.promserver.errors import PromServerError, ServerStartFailed, _tail
+from aiops.dev.promserver.errors import PromServerError, ServerStartFailed, output_tail
 from aiops.dev.promserver.install import ensure_installed
 from aiops.dev.promserver.process import (
     LOOPBACK,
-    _live_pid,
-    _read_pid,
     launch_on_free_port,
+    live_pid,
     pidfile_for,
+    read_pid,
 )
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class PrometheusServer:
         """Launch Prometheus in its own process group and wait until ``/-/ready`` answers."""
         if self._proc is not None and self._proc.poll() is None:
             return self
-        running = _live_pid(self.pidfile)
+        running = live_pid(self.pidfile)
         if running is not None:
             raise ServerStartFailed(
                 f"a Prometheus (pid {running}, {self.pidfile}) already serves {self.tsdb_dir}; "
@@ -122,7 +122,7 @@ class PrometheusServer:
                     self._forget()
                     raise ServerStartFailed(
                         f"Prometheus exited with code {code} while starting on port {self.port} "
-                        f"(log {self.log_path}):\n{_tail(_read(self.log_path, log_offset))}"
+                        f"(log {self.log_path}):\n{output_tail(_read(self.log_path, log_offset))}"
                     )
                 with contextlib.suppress(requests.RequestException):
                     if session.get(f"{self.url}/-/ready", timeout=2).status_code == 200:
@@ -132,7 +132,7 @@ class PrometheusServer:
                     self.stop()
                     raise ServerStartFailed(
                         f"Prometheus at {self.url} was not ready after {timeout:g}s "
-                        f"(log {self.log_path}):\n{_tail(_read(self.log_path, log_offset))}"
+                        f"(log {self.log_path}):\n{output_tail(_read(self.log_path, log_offset))}"
                     )
                 time.sleep(0.1)
 
@@ -156,7 +156,7 @@ class PrometheusServer:
         self._forget()
 
     def _forget(self) -> None:
-        if self._proc is not None and _read_pid(self.pidfile) == self._proc.pid:
+        if self._proc is not None and read_pid(self.pidfile) == self._proc.pid:
             self.pidfile.unlink(missing_ok=True)
         self._proc = None
 

@@ -1,0 +1,30 @@
+"""`aiops detect`: a timestamp,value CSV scored causally with the default detector."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from aiops.metrics.detect_csv import DetectInputError, detect_csv
+
+    try:
+        summary = detect_csv(args.input, args.output)
+    except (DetectInputError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(summary)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "detect", help="score a timestamp,value CSV causally with the default detector"
+    )
+    p.add_argument("--input", type=Path, required=True, help="CSV with columns timestamp,value")
+    p.add_argument(
+        "--output", type=Path, required=True, help="CSV: timestamp,value,anomaly_score,is_anomaly"
+    )
+    p.set_defaults(func=_cmd_detect)
