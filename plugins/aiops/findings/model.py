@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from aiops.findings.kinds import KINDS
+
 
 class Safety(StrEnum):
     SAFE = "SAFE"
@@ -47,22 +49,11 @@ ACTION_SAFETY: dict[str, Safety] = {
 }
 
 
-#: How a finding's kind reads in a picture or a list.
-KIND_LABELS: dict[str, str] = {
-    "n_plus_one": "N+1",
-    "sequential_calls": "sequential calls",
-    "critical_path_hotspot": "hotspot",
-    "chatty_pair": "chatty",
-    "fan_out": "fan-out",
-    "single_point_of_failure": "single point of failure",
-    "dependency_cycle": "cycle",
-    "error_hotspot": "errors start here",
-    "incident": "incident",
-}
-
-
 def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind.replace("_", " "))
+    """How a finding's kind reads in a picture or a list ("N+1", "fan-out"), as its source
+    registered it (aiops.findings.kinds); `UnknownKindError` for a kind nobody registered,
+    rather than a label made up from the name."""
+    return KINDS.get(kind).label
 
 
 def safety_for(action: str) -> Safety:

@@ -14,11 +14,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from aiops.findings.kinds import KINDS, FindingKind
 from aiops.findings.model import Effort, Evidence, Finding, Impact
 from aiops.incidents.incident import lag_text
 from aiops.incidents.incident_event import SOURCES
 from aiops.units import format_duration, signal_label
 
+INCIDENT = KINDS.register(
+    FindingKind(
+        "incident",
+        label="incident",
+        why="Many alerts, one cause: fixing the first candidate should clear the symptoms it "
+        "spread to, so start there.",
+    )
+)
 MAX_EVENTS = 12  # event lines kept as evidence, strongest first
 MAX_CANDIDATES = 5
 
@@ -109,7 +118,7 @@ def incident_finding(row: dict[str, Any]) -> Finding:
         )
     return Finding(
         source="incidents",
-        kind="incident",
+        kind=INCIDENT.name,
         service=root["service"],
         operation="",
         title=row["title"],

@@ -15,12 +15,21 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from aiops.catalog import LogSettings
+from aiops.findings.kinds import KINDS, FindingKind
 from aiops.findings.model import Effort, Evidence, Finding, Impact
 from aiops.logs.drain import Cluster
 from aiops.logs.miner import TemplateMiner
 from aiops.logs.records import ERROR_LEVELS
 from aiops.store import Store
 
+NEW_ERROR_TEMPLATE = KINDS.register(
+    FindingKind(
+        "new_error_template",
+        label="new error template",
+        why="An error logged every hour since a change is a defect, not noise, and it raises "
+        "the error ratio every alert on this service is judged by.",
+    )
+)
 COMPANION_WINDOW = timedelta(minutes=15)  # other new templates "appearing together" with it
 #: a version named in a line ("version 2.0.0", "release 7.1", "v2.3"); an IP is not one
 _VERSION = re.compile(r"\b(?:version|release)\s+v?\d+(?:\.\d+)+|\bv\d+\.\d+", re.IGNORECASE)
@@ -97,7 +106,7 @@ def _finding(
     )
     return Finding(
         source="logs",
-        kind="new_error_template",
+        kind=NEW_ERROR_TEMPLATE.name,
         service=service,
         operation="",
         title=f"{service} logs a new error every hour since {since}: {cluster.template}",

@@ -5,6 +5,11 @@ fix (for an N+1 query, the batched statement), its worth and risk; how it was fo
 a finding are escaped, so a statement with `||` cannot break the table and `GET /<id>` cannot
 become HTML. The only raw HTML is the hidden `<!-- aiops:fingerprint=... -->` marker the GitHub
 sink finds its issue by, so the same problem found tomorrow updates this issue.
+
+What a kind of finding is called and why it matters (the sentence after the title) come
+from the finding-kind registry (aiops.findings.kinds), where each source declares its kinds:
+a finding of a kind nobody registered raises `UnknownKindError` rather than becoming an
+issue with a made-up label and no reason.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from urllib.parse import quote, urlsplit
 
+from aiops.findings.kinds import KINDS
 from aiops.findings.model import Finding, Safety, kind_label
 from aiops.findings.narrative import Narrative
 from aiops.pii import mask_pii
@@ -57,19 +63,6 @@ _LABELS = {  # evidence keys whose generic label ("Time in loop (p50)") would re
     "instrumented": "Has its own spans",
     **incident.LABELS,
 }
-_WHY = {  # why the kind of problem matters, one sentence after the title
-    "n_plus_one": "Each item costs a round trip where one batched call would do.",
-    "sequential_calls": "The request waits for their sum; run together, it waits for the slowest.",
-    "critical_path_hotspot": "Time saved here comes straight off the slowest requests' latency.",
-    "chatty_pair": "Every one of these calls is a network round trip on the request's path.",
-    "fan_out": "The request is as slow as the slowest of them, and one failing can fail it.",
-    "single_point_of_failure": "Its outage or slowdown spreads to every service that calls it.",
-    "dependency_cycle": "A slowdown or a retry storm in one of them feeds back into itself.",
-    "error_hotspot": "Callers pass these errors up, so fixing them here fixes them everywhere.",
-    "new_error_template": "An error logged every hour since a change is a defect, not noise, "
-    "and it raises the error ratio every alert on this service is judged by.",
-    "incident": incident.WHY,
-}
 _SAFETY = {
     Safety.SAFE: "reversible and bounded, so it could be automated",
     Safety.REQUIRES_APPROVAL: "a human reviews and merges the change; nothing is automated",
@@ -103,14 +96,16 @@ def render_issue(
 ) -> RenderedIssue:
     """The issue for ``finding`` in ``repository``, about the data in ``interval`` ([start,
     end), aware datetimes); ``graph`` is a path or URL of a dependency graph to link;
-    ``narrative`` is what a language model wrote about it (aiops.llm), or why nothing."""
+    ``narrative`` is what a language model wrote about it (aiops.llm), or why nothing.
+    `UnknownKindError` when the finding's kind is not registered."""
     if not _REPO.match(repository):
         raise ValueError(f"render_issue: repository must be 'owner/repo', got {repository!r}")
     if not bot_label.strip():
         raise ValueError("render_issue: bot_label must not be empty")
     when = interval_text(interval)
     fingerprint, finding = finding.fingerprint, masked(finding)
-    summary = (f"**{_prose(finding.title)}.**", _WHY.get(finding.kind, ""),
+    why = KINDS.get(finding.kind).why  # why the kind matters; an unregistered kind raises
+    summary = (f"**{_prose(finding.title)}.**", why,
                f"{when_text(interval)} it was seen in {_how_much(finding)}.")  # fmt: skip
     sections = [
         " ".join(part for part in summary if part),

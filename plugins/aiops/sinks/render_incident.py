@@ -7,7 +7,8 @@ root-cause candidates), `spread_N` (the causal chain from the root to its sympto
 the lists replace "Example traces" with three sections, in their numbered order. Every
 value is escaped with the renderer's own escaping (passed in, so this module does not import
 the renderer back), and a list item that would open a block of its own (a heading, a nested
-list) has that marker backslash-escaped.
+list) has that marker backslash-escaped. Why an incident matters (the sentence after the
+title) is registered with its kind, in aiops.incidents.report.
 """
 
 from __future__ import annotations
@@ -37,11 +38,6 @@ LABELS = {
     "ranking": "How it was ranked",
     "incident_id": "Incident",
 }
-#: Why an incident matters, the sentence after the issue's title.
-WHY = (
-    "Many alerts, one cause: fixing the first candidate should clear the symptoms it spread "
-    "to, so start there."
-)
 #: (prefix, heading, numbered list?) in the order the sections appear.
 _SECTIONS = (
     (CANDIDATE_PREFIX, "Root-cause candidates", True),
