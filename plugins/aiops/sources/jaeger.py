@@ -35,15 +35,8 @@ from urllib.parse import quote
 
 import requests
 
-from aiops.retry import (
-    RetriesExhausted,
-    RetryPolicy,
-    call_with_retry,
-    describe_exception,
-    excerpt,
-    redact_url,
-    retry_after_seconds,
-)
+from aiops.retry import excerpt, redact_url
+from aiops.sources.http import HttpCall, JsonHttpClient
 from aiops.sources.jaeger_files import TraceMerger, error_messages, service_names
 from aiops.sources.jaeger_params import search_bounds, search_filters
 
@@ -66,16 +59,21 @@ class JaegerUnavailable(JaegerError):
     """Jaeger could not be reached, failed (5xx) or stayed overloaded after the retries."""
 
 
-class JaegerClient:
+class JaegerClient(JsonHttpClient):
     """Talks to one Jaeger query service over HTTP.
 
     Every request has ``timeout`` seconds, and connection errors, timeouts, 429, 502, 503 and
     504 are retried ``attempts`` times in all with exponential backoff from ``backoff``
     seconds. ``headers`` / ``auth`` are sent with every request and never logged; a
-    ``user:password@`` in ``base_url`` is redacted from every message. ``page_limit`` is the
-    ``limit`` of each search request. ``ui_url`` is where people open traces, when the UI is
-    not served at ``base_url`` (see :meth:`ui_trace_url`).
+    ``user:password@`` in ``base_url`` is redacted from every message (the plumbing is
+    :class:`aiops.sources.http.JsonHttpClient`'s; the envelope is read here). ``page_limit``
+    is the ``limit`` of each search request. ``ui_url`` is where people open traces, when the
+    UI is not served at ``base_url`` (see :meth:`ui_trace_url`).
     """
+
+    api_name = "Jaeger"
+    error_class = JaegerError
+    unavailable_class = JaegerUnavailable
 
     def __init__(
         self,
@@ -91,40 +89,28 @@ class JaegerClient:
         auth: tuple[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        for name, url in (("base_url", base_url), ("ui_url", ui_url)):
-            if url is not None and not url.startswith(("http://", "https://")):
-                raise ValueError(f"JaegerClient.{name}: must start with http(s)://, got {url!r}")
-        if timeout <= 0:
-            raise ValueError(f"JaegerClient.timeout: must be > 0 seconds, got {timeout}")
+        super().__init__(
+            base_url,
+            timeout=timeout,
+            attempts=attempts,
+            backoff=backoff,
+            session=session,
+            headers=headers,
+            auth=auth,
+            sleep=sleep,
+        )
+        if ui_url is not None and not ui_url.startswith(("http://", "https://")):
+            raise ValueError(f"JaegerClient.ui_url: must start with http(s)://, got {ui_url!r}")
         if page_limit < 1:
             raise ValueError(f"JaegerClient.page_limit: must be >= 1, got {page_limit}")
-        self.base_url = base_url.rstrip("/")
         self.ui_url = ui_url.rstrip("/") if ui_url is not None else None
-        self.timeout = timeout
         self.page_limit = page_limit
-        self.retry = RetryPolicy(attempts=attempts, backoff=backoff)
-        self._own_session = session is None
-        self._session = session if session is not None else requests.Session()
-        self._headers = {"Accept": "application/json", **(headers or {})}
-        self._auth = auth
-        self._sleep = sleep
         #: Warnings of the last public call (saturated 1 µs slices, errors Jaeger reported
         #: next to its data), for the run summary.
         self.last_warnings: list[str] = []
 
-    def __repr__(self) -> str:
-        return f"JaegerClient({redact_url(self.base_url)!r}, page_limit={self.page_limit})"
-
-    def close(self) -> None:
-        """Close the HTTP session if this client created it."""
-        if self._own_session:
-            self._session.close()
-
-    def __enter__(self) -> JaegerClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def repr_fields(self) -> dict[str, object]:
+        return {"page_limit": self.page_limit}
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -132,11 +118,11 @@ class JaegerClient:
         """Every service Jaeger knows, sorted. Jaeger's own (``jaeger-query``,
         ``jaeger-all-in-one``) are included: which services to analyse is the catalog's call."""
         self.last_warnings = []
-        body = self._get(self._url("/api/services"), {}, "", null_data_ok=True)
+        body = self._get(self.endpoint("/api/services"), {}, "", null_data_ok=True)
         names = body["data"] or []
         if not all(isinstance(name, str) for name in names):
             raise JaegerError(
-                f"{redact_url(self._url('/api/services'))}: expected a list of service names, "
+                f"{redact_url(self.endpoint('/api/services'))}: expected a list of service names, "
                 f"got {excerpt(json.dumps(names), 200)}"
             )
         return sorted(set(names))
@@ -201,7 +187,7 @@ class JaegerClient:
         bounds = search_bounds(start, end)
         self.last_warnings = []
         names = self.services() if services is None else service_names(services)
-        base = redact_url(self._url("/api/traces"))
+        base = redact_url(self.endpoint("/api/traces"))
         seen: set[str] = set()
         for service in names:
             for traces in self._pages(service, bounds, {}, self.page_limit):
@@ -240,7 +226,7 @@ class JaegerClient:
     ) -> Iterator[list[Any]]:
         """Each complete slice's traces for ``service`` in ``[lo, hi)`` µs, halving full slices
         until none is full; earlier slices first."""
-        url = self._url("/api/traces")
+        url = self.endpoint("/api/traces")
         lo, hi = bounds
         pending = [(lo, hi - 1)] if hi > lo else []  # inclusive µs bounds, as Jaeger reads them
         while pending:
@@ -271,67 +257,36 @@ class JaegerClient:
 
     # -- the request path ---------------------------------------------------------------------
 
-    def _url(self, path: str) -> str:
-        return self.base_url + path
-
-    def _retry_reason(self, response: requests.Response) -> str | None:
-        if response.status_code not in self.retry.retry_statuses:
-            return None
-        return f"HTTP {response.status_code}: {_error_text(response)}"
-
     def _get(
         self, url: str, params: Mapping[str, str], context: str, *, null_data_ok: bool = False
     ) -> dict[str, Any]:
         """GET ``url`` and return the envelope (``data`` a list, or None if allowed), or raise
         the matching :class:`JaegerError`; ``context`` (service and slice) is in every message."""
-        where = f"{redact_url(url)}: {context}" if context else redact_url(url)
-
-        def send() -> requests.Response:
-            return self._session.get(
-                url, params=params, headers=self._headers, auth=self._auth, timeout=self.timeout
-            )
-
-        try:
-            response = call_with_retry(
-                send,
-                self.retry,
-                retry_reason=self._retry_reason,
-                retry_after=retry_after_seconds,
-                sleep=self._sleep,
-                what=f"Jaeger {where}",
-            ).value
-        except RetriesExhausted as exc:
-            raise JaegerUnavailable(
-                f"{where}: Jaeger unavailable after {exc.attempts} attempt(s); "
-                f"last error: {exc.last_error}"
-            ) from exc
-        except requests.RequestException as exc:
-            raise JaegerError(f"{where}: {describe_exception(exc)}") from exc
-
-        status = response.status_code
-        if status == 400:
-            raise JaegerQueryError(f"{where}: query rejected (HTTP 400): {_error_text(response)}")
-        if status >= 500:
-            raise JaegerUnavailable(
-                f"{where}: Jaeger unavailable after 1 attempt(s); last error: HTTP {status}: "
-                f"{_error_text(response)} (not retried)"
-            )
-        if not 200 <= status < 300:
-            hint = " (check the credentials)" if status in (401, 403) else ""
-            raise JaegerError(f"{where}: HTTP {status}{hint}: {_error_text(response)}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise JaegerError(f"{where}: response is not JSON: {excerpt(response.text)!r}") from exc
+        call = HttpCall("GET", url, params=params, context=context)
+        reply = self.request_json(call)
+        body = reply.body
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list) and not (null_data_ok and data is None):
             raise JaegerError(
-                f"{where}: response is not a Jaeger envelope with a list 'data': "
-                f"{excerpt(response.text)!r}"
+                f"{call.where}: response is not a Jaeger envelope with a list 'data': "
+                f"{excerpt(reply.response.text)!r}"
             )
         if body.get("errors"):
-            self._warn(f"{where}: Jaeger reported: {error_messages(body['errors'])}")
+            self._warn(f"{call.where}: Jaeger reported: {error_messages(body['errors'])}")
         return body
+
+    # -- how Jaeger's failures read (hooks of JsonHttpClient) ---------------------------------
+
+    def status_error(self, call: HttpCall, response: requests.Response) -> Exception:
+        """400: Jaeger rejected the query, with its own message."""
+        if response.status_code == 400:
+            return JaegerQueryError(
+                f"{call.where}: query rejected (HTTP 400): {_error_text(response)}"
+            )
+        return super().status_error(call, response)
+
+    def error_text(self, response: requests.Response) -> str:
+        return _error_text(response)
 
 
 def _error_text(response: requests.Response) -> str:

@@ -22,15 +22,8 @@ import numpy as np
 import pandas as pd
 import requests
 
-from aiops.retry import (
-    RetriesExhausted,
-    RetryPolicy,
-    call_with_retry,
-    describe_exception,
-    excerpt,
-    redact_url,
-    retry_after_seconds,
-)
+from aiops.retry import excerpt, redact_url
+from aiops.sources.http import HttpCall, JsonHttpClient
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +65,18 @@ class RangeResult:
     query: str = ""
 
 
-class PrometheusClient:
+class PrometheusClient(JsonHttpClient):
     """Talks to one Prometheus (or a compatible API such as Thanos or Mimir) over HTTP.
 
     Every request has ``timeout`` seconds, and connection errors, timeouts, 429, 502, 503
     and 504 are retried ``attempts`` times in all with exponential backoff from ``backoff``
-    seconds. ``headers`` / ``auth`` are sent with every request and never logged.
+    seconds. ``headers`` / ``auth`` are sent with every request and never logged (the
+    plumbing is :class:`aiops.sources.http.JsonHttpClient`'s; the envelope is read here).
     """
+
+    api_name = "Prometheus"
+    error_class = PrometheusError
+    unavailable_class = PrometheusUnavailable
 
     def __init__(
         self,
@@ -93,37 +91,22 @@ class PrometheusClient:
         auth: tuple[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(
-                f"PrometheusClient.base_url: must start with http(s)://, got {base_url!r}"
-            )
-        if timeout <= 0:
-            raise ValueError(f"PrometheusClient.timeout: must be > 0 seconds, got {timeout}")
+        super().__init__(
+            base_url,
+            timeout=timeout,
+            attempts=attempts,
+            backoff=backoff,
+            session=session,
+            headers=headers,
+            auth=auth,
+            sleep=sleep,
+        )
         if max_points < 1:
             raise ValueError(f"PrometheusClient.max_points: must be >= 1, got {max_points}")
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self.max_points = max_points
-        self.retry = RetryPolicy(attempts=attempts, backoff=backoff)
-        self._own_session = session is None
-        self._session = session if session is not None else requests.Session()
-        self._headers = {"Accept": "application/json", **(headers or {})}
-        self._auth = auth
-        self._sleep = sleep
 
-    def __repr__(self) -> str:
-        return f"PrometheusClient({redact_url(self.base_url)!r}, max_points={self.max_points})"
-
-    def close(self) -> None:
-        """Close the HTTP session if this client created it."""
-        if self._own_session:
-            self._session.close()
-
-    def __enter__(self) -> PrometheusClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def repr_fields(self) -> dict[str, object]:
+        return {"max_points": self.max_points}
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -145,7 +128,7 @@ class PrometheusClient:
                 f"query_range: end ({end.isoformat()}) is before start ({start.isoformat()})"
             )
 
-        url = self._url("/api/v1/query_range")
+        url = self.endpoint("/api/v1/query_range")
         bounds = chunk_bounds(start_ms, end_ms, step_ms, self.max_points)
         parts: dict[LabelSet, list[tuple[np.ndarray, np.ndarray]]] = {}
         warnings: list[str] = []
@@ -188,7 +171,7 @@ class PrometheusClient:
     def query_instant(self, query: str, at: datetime) -> list[tuple[dict[str, str], float]]:
         """Evaluate ``query`` at one instant: ``(labels, value)`` per series (a scalar has no
         labels)."""
-        url = self._url("/api/v1/query")
+        url = self.endpoint("/api/v1/query")
         form = {
             "query": query,
             "time": _seconds(_epoch_ms(at, "at")),
@@ -223,9 +206,7 @@ class PrometheusClient:
     def ready(self) -> bool:
         """True when ``/-/ready`` answers 200. One attempt, no retries: a probe, not a query."""
         try:
-            response = self._session.get(
-                self._url("/-/ready"), headers=self._headers, auth=self._auth, timeout=self.timeout
-            )
+            response = self.send(HttpCall("GET", self.endpoint("/-/ready")))
         except requests.RequestException as exc:
             logger.debug("Prometheus %s not ready: %s", redact_url(self.base_url), exc)
             return False
@@ -233,67 +214,39 @@ class PrometheusClient:
 
     # -- the request path ---------------------------------------------------------------------
 
-    def _retry_reason(self, response: requests.Response) -> str | None:
-        if response.status_code not in self.retry.retry_statuses:
-            return None
-        return _describe_status(response)
-
-    def _url(self, path: str) -> str:
-        return self.base_url + path
-
     def _post(self, url: str, form: Mapping[str, str], query: str) -> dict[str, Any]:
         """POST a form (long PromQL fits in a body, not in a URL) and return the success
         envelope, or raise the matching :class:`PrometheusError`."""
-
-        def send() -> requests.Response:
-            return self._session.post(
-                url, data=form, headers=self._headers, auth=self._auth, timeout=self.timeout
+        reply = self.request_json(HttpCall("POST", url, form=form, query=query))
+        body = reply.body
+        if not isinstance(body, dict) or body.get("status") != "success":
+            raise PrometheusError(
+                f"{redact_url(url)}: response is not a success envelope: "
+                f"{excerpt(reply.response.text)!r}"
             )
+        return body
 
-        try:
-            response = call_with_retry(
-                send,
-                self.retry,
-                retry_reason=self._retry_reason,
-                retry_after=retry_after_seconds,
-                sleep=self._sleep,
-                what=f"Prometheus {redact_url(url)}",
-            ).value
-        except RetriesExhausted as exc:
-            raise PrometheusUnavailable(
-                f"{redact_url(url)}: Prometheus unavailable after {exc.attempts} attempt(s) for "
-                f"query {_q(query)}; last error: {exc.last_error}"
-            ) from exc
-        except requests.RequestException as exc:
-            raise PrometheusError(f"{redact_url(url)}: {describe_exception(exc)}") from exc
+    # -- how Prometheus's failures read (hooks of JsonHttpClient) -----------------------------
 
+    def status_error(self, call: HttpCall, response: requests.Response) -> Exception:
+        """400 bad_data / 422 execution: the query was rejected, with Prometheus's reason."""
         status = response.status_code
         if status in (400, 422):
             error_type, error = _error_fields(response)
-            raise PrometheusQueryError(
-                f"{redact_url(url)}: query {_q(query)} rejected (HTTP {status}, {error_type}): {error}"
+            return PrometheusQueryError(
+                f"{call.where}: query {_q(call.query)} rejected (HTTP {status}, {error_type}): "
+                f"{error}"
             )
-        if status >= 500:
-            raise PrometheusUnavailable(
-                f"{redact_url(url)}: Prometheus unavailable after 1 attempt(s) for query {_q(query)}; "
-                f"last error: {_describe_status(response)} (not retried)"
-            )
-        if not 200 <= status < 300:
-            hint = " (check the credentials)" if status in (401, 403) else ""
-            raise PrometheusError(
-                f"{redact_url(url)}: HTTP {status}{hint}: {excerpt(response.text)}"
-            )
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise PrometheusError(
-                f"{redact_url(url)}: response is not JSON: {excerpt(response.text)!r}"
-            ) from exc
-        if not isinstance(body, dict) or body.get("status") != "success":
-            raise PrometheusError(
-                f"{redact_url(url)}: response is not a success envelope: {excerpt(response.text)!r}"
-            )
-        return body
+        return super().status_error(call, response)
+
+    def unavailable_error(self, call: HttpCall, attempts: int, last_error: str) -> Exception:
+        return PrometheusUnavailable(
+            f"{call.where}: Prometheus unavailable after {attempts} attempt(s) for query "
+            f"{_q(call.query)}; last error: {last_error}"
+        )
+
+    def describe_status(self, response: requests.Response) -> str:
+        return _describe_status(response)
 
 
 def chunk_bounds(
