@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -166,8 +167,10 @@ def run_executor(executor: str, args, fleet: dict, prom_url: str, root: Path) ->
         log.info("%s: backfilling %s [%s, +1 day)", executor, DAG, day.isoformat())
         began = time.perf_counter()
         with sampler:
+            since = datetime.now(UTC)
             cluster.backfill(DAG, day.isoformat(), day.isoformat(), wait=False)
-            run_s = wait_for_run(metadata, args.timeout)
+            runs = cluster.wait_for_runs(DAG, args.timeout, since=since)
+            run_s = max((r["end_date"] - r["start_date"]).total_seconds() for r in runs)
         wall = time.perf_counter() - began
         tasks, task_s, busy = task_states(metadata)
         registry = ModelRegistry(env["AIOPS_MODELS"])
@@ -183,28 +186,6 @@ def run_executor(executor: str, args, fleet: dict, prom_url: str, root: Path) ->
             sum(1 for s in services if registry.versions(forecast_model_name(s))),
             edges, findings, trace_runs, busy,
         )  # fmt: skip
-
-
-def wait_for_run(metadata_url: str, timeout: float) -> float:
-    """Until the backfill's run has finished, read from the metadata database every second
-    (the `airflow` CLI would cost a core's worth of seconds per look on this machine); the
-    run's own duration (scheduler start to end). Raises if it failed or timed out."""
-    engine = create_engine(metadata_url)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            with engine.connect() as conn:
-                rows = conn.execute(text("SELECT run_id, state, start_date, end_date FROM dag_run "
-                                         "WHERE dag_id = :d"), {"d": DAG}).all()  # fmt: skip
-            if rows and all(r.state in ("success", "failed") for r in rows):
-                failed = [r.run_id for r in rows if r.state == "failed"]
-                if failed:
-                    raise RuntimeError(f"{DAG}: run(s) failed: {failed}")
-                return max((r.end_date - r.start_date).total_seconds() for r in rows)
-            time.sleep(1)
-    finally:
-        engine.dispose()
-    raise RuntimeError(f"{DAG}: run not finished in {timeout:g} s")
 
 
 def pg_server() -> str:

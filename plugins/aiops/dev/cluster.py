@@ -18,7 +18,6 @@ SQLite).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -117,6 +116,7 @@ class AirflowCluster:
                     "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.name}  # fmt: skip
         self.logs = config.home / "logs"
         self._procs: dict[str, subprocess.Popen] = {}
+        self._metadata: Engine | None = None  # read-only looks at runs and parsed DAGs
 
     def __enter__(self) -> AirflowCluster:
         try:
@@ -194,23 +194,29 @@ class AirflowCluster:
                                    f"{self.logs / (name + '.log')}")  # fmt: skip
 
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
-        """Until the dag-processor has serialised ``dag_id`` (a backfill needs it)."""
+        """Until the dag-processor has serialised ``dag_id`` (a backfill needs it), read from
+        the metadata database: an `airflow dags list` costs seconds of CPU per look."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive()
-            out = run_airflow(["dags", "list", "-o", "json"], self.env, None)
-            if any(d.get("dag_id") == dag_id for d in json_rows(out.stdout)):
+            if self._metadata_rows("SELECT dag_id FROM serialized_dag WHERE dag_id = :d", dag_id):
                 return
-            time.sleep(2)
+            time.sleep(1)
         raise ClusterError(f"{dag_id} was not parsed in {timeout:g} s; see "
                            f"{self.logs / 'dag-processor.log'}")  # fmt: skip
+
+    def _metadata_rows(self, query: str, dag_id: str) -> list[dict]:
+        if self._metadata is None:
+            self._metadata = create_engine(self.config.metadata_url, pool_size=1)
+        with self._metadata.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(text(query), {"d": dag_id})]
 
     def backfill(self, dag_id: str, first: str, last: str, *, reprocess: str = "none",
                  max_active_runs: int = 1, timeout: float = 1800, wait: bool = True) -> list[dict]:  # fmt: skip
         """`airflow backfill create` over logical dates [first, last] and wait for its runs;
-        returns the runs (dicts from `dags list-runs`). Raises naming the failed runs.
-        ``wait=False`` returns [] once the backfill is created: a benchmark then watches the
-        metadata database itself, because each `airflow dags list-runs` costs seconds of CPU.
+        returns the runs (dag_run rows as dicts). Raises naming the failed runs.
+        ``wait=False`` returns [] once the backfill is created (a benchmark samples the
+        processes while it calls :meth:`wait_for_runs` itself).
 
         One run at a time by default: an hour continues the events and log templates the hour
         before left, which a concurrent run would not see yet (a backfill's own default is
@@ -234,13 +240,16 @@ class AirflowCluster:
 
     def wait_for_runs(self, dag_id: str, timeout: float, *, since: datetime) -> list[dict]:
         """The DAG's runs once every one that started after ``since`` (wall clock: this is
-        about processes, not data) has finished, and at least one has."""
+        about processes, not data) has finished, and at least one has; read from the metadata
+        database every second (an `airflow dags list-runs` would cost seconds of CPU per look,
+        taken from the runs it waits for)."""
         deadline = time.monotonic() + timeout
         runs: list[dict] = []
+        query = ("SELECT run_id, state, queued_at, start_date, end_date FROM dag_run "
+                 "WHERE dag_id = :d ORDER BY logical_date")  # fmt: skip
         while time.monotonic() < deadline:
             self._check_alive()
-            out = run_airflow(["dags", "list-runs", dag_id, "-o", "json"], self.env, None)
-            runs = [r for r in json_rows(out.stdout) if _after(r, since)]
+            runs = [r for r in self._metadata_rows(query, dag_id) if _after(r, since)]
             states = {r.get("state") for r in runs}
             if runs and states <= {"success", "failed"}:
                 failed = [r for r in runs if r.get("state") == "failed"]
@@ -248,11 +257,14 @@ class AirflowCluster:
                     raise ClusterError(f"{dag_id}: {len(failed)} run(s) failed: "
                                        f"{[r.get('run_id') for r in failed]}; see {self.logs}")  # fmt: skip
                 return runs
-            time.sleep(3)
+            time.sleep(1)
         raise ClusterError(f"{dag_id}: runs not finished in {timeout:g} s: "
                            f"{[(r.get('run_id'), r.get('state')) for r in runs]}")  # fmt: skip
 
     def stop(self) -> None:  # noqa: D102
+        if self._metadata is not None:
+            self._metadata.dispose()
+            self._metadata = None
         for proc in self._procs.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -269,24 +281,15 @@ class AirflowCluster:
 
 
 def _after(run: dict, since: datetime) -> bool:
-    """Whether a `dags list-runs` row started (or was queued) after ``since``."""
+    """Whether a dag_run row started (or was queued) after ``since``."""
     for key in ("start_date", "queued_at"):
-        value = run.get(key)
-        if value:
+        when = run.get(key)
+        if isinstance(when, str):
             with contextlib.suppress(ValueError):
-                when = datetime.fromisoformat(str(value))
-                return (when if when.tzinfo else when.replace(tzinfo=UTC)) >= since
+                when = datetime.fromisoformat(when)
+        if isinstance(when, datetime):
+            return (when if when.tzinfo else when.replace(tzinfo=UTC)) >= since
     return run.get("state") not in ("success", "failed")  # not started yet: still to come
-
-
-def json_rows(stdout: str) -> list[dict]:
-    """The JSON list an `airflow ... -o json` command printed (Airflow's warnings share its
-    stdout, so the list is the last line that is one)."""
-    for line in reversed(stdout.splitlines()):
-        if line.startswith("["):
-            with contextlib.suppress(ValueError):
-                return json.loads(line)
-    return []
 
 
 @contextlib.contextmanager

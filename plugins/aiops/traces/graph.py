@@ -25,7 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
 from matplotlib.path import Path as CurvePath
 
-from aiops.traces.graph_layout import _arrange, _sorted
+from aiops.traces.graph_layout import arrange, sorted_edges
 from aiops.traces.model import Edge
 
 SUFFIXES = (".png", ".svg")
@@ -82,7 +82,7 @@ def draw_dependency_graph(
         raise ValueError(
             f"{path}: cannot draw a {path.suffix or 'suffix-less'} file; use one of {', '.join(SUFFIXES)}"
         )
-    edges = _sorted(edges)
+    edges = sorted_edges(edges)
     path.parent.mkdir(parents=True, exist_ok=True)
     with style.context(["default", _RC]):
         fig = _graph_figure(edges, title, dict(highlight or {})) if edges else _empty_figure(title)
@@ -126,7 +126,7 @@ def _empty_figure(title: str | None) -> Figure:
 
 
 def _graph_figure(edges: list[Edge], title: str | None, highlight: dict[str, str]) -> Figure:
-    pos, routes, external = _arrange(edges)
+    pos, routes, external = arrange(edges)
     names = sorted(n for n in pos if n[0] != "\0")
     box_w = {n: max(1.1, 0.07 * len(n) + 0.3) for n in names}
     widest, loops = max(box_w.values()), any(e.parent == e.child for e in edges)

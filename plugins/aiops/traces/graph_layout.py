@@ -23,11 +23,12 @@ def layout(edges: Sequence[Edge]) -> dict[str, tuple[float, float]]:
     uninstrumented dependencies last), y its height in rows, upward. Cycles are broken where a
     depth-first search in name order meets a back edge; barycentre sweeps order each layer to
     cross fewer edges (ties by name), then each service moves toward its neighbours' rows."""
-    pos = _arrange(_sorted(edges))[0] if edges else {}
+    pos = arrange(sorted_edges(edges))[0] if edges else {}
     return {key: xy for key, xy in pos.items() if key[0] != "\0"}
 
 
-def _sorted(edges: Sequence[Edge]) -> list[Edge]:
+def sorted_edges(edges: Sequence[Edge]) -> list[Edge]:
+    """The edges by (parent, child); a repeated pair is an error (merge edges before drawing)."""
     out = sorted(edges, key=lambda e: (e.parent, e.child))
     for a, b in itertools.pairwise(out):
         if (a.parent, a.child) == (b.parent, b.child):
@@ -35,7 +36,7 @@ def _sorted(edges: Sequence[Edge]) -> list[Edge]:
     return out
 
 
-def _arrange(edges: list[Edge]) -> tuple[dict[str, _XY], list[list[str]], frozenset[str]]:
+def arrange(edges: list[Edge]) -> tuple[dict[str, _XY], list[list[str]], frozenset[str]]:
     """(layer, row) of every service and of the bend points ("\\0..." keys) of edges that span
     layers; per edge, the keys it passes from parent to child; the uninstrumented services."""
     nodes = sorted({e.parent for e in edges} | {e.child for e in edges})
