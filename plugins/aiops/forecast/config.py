@@ -12,10 +12,9 @@ it was trained with.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import timedelta
-from types import MappingProxyType
 from typing import Any, Literal
 
 from aiops.baselines.seasonal import BaselineError
@@ -29,6 +28,7 @@ from aiops.forecast.registry import CANDIDATES, forecaster_class, forecaster_nam
 __all__ = [
     "CANDIDATES",
     "BaselineForecastConfig",
+    "CandidateConfigs",
     "ForecastConfig",
     "ProphetConfig",
     "SeasonalNaiveConfig",
@@ -43,6 +43,29 @@ def default_workers() -> int:
     """Prophet fits in at most two processes unless told otherwise: the nightly job shares
     the machine with Airflow's other tasks."""
     return max(1, min(2, os.cpu_count() or 1))
+
+
+class CandidateConfigs(Mapping[str, Any]):
+    """Forecaster name -> its config, read-only: a frozen ForecastConfig stays frozen (the
+    caller's dict is copied), hashable, comparable and picklable, as its other fields are."""
+
+    def __init__(self, configs: Mapping[str, Any] | None = None) -> None:
+        self._configs = dict(configs or {})
+
+    def __getitem__(self, name: str) -> Any:
+        return self._configs[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._configs)
+
+    def __len__(self) -> int:
+        return len(self._configs)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._configs.items()))
+
+    def __repr__(self) -> str:
+        return f"CandidateConfigs({self._configs!r})"
 
 
 @dataclass(frozen=True)
@@ -79,7 +102,7 @@ class ForecastConfig:
     prophet: ProphetConfig = field(default_factory=ProphetConfig)
     # any other registered forecaster's config by name (its config_type); one not given
     # here runs with its config class's defaults. Read-only once constructed
-    candidate_configs: Mapping[str, Any] = field(default_factory=dict)
+    candidate_configs: Mapping[str, Any] = field(default_factory=CandidateConfigs)
 
     def __post_init__(self) -> None:
         for name in ("step", "horizon", "season", "backtest_window", "origin_every", "refit_every"):
@@ -154,9 +177,7 @@ class ForecastConfig:
                 f"its config, got {type(self.candidate_configs).__name__}"
             )
         # frozen means frozen: a read-only copy, so the caller's dict cannot change it later
-        object.__setattr__(
-            self, "candidate_configs", MappingProxyType(dict(self.candidate_configs))
-        )
+        object.__setattr__(self, "candidate_configs", CandidateConfigs(self.candidate_configs))
         for name in self.candidate_configs:
             cls = forecaster_class(name, "ForecastConfig.candidate_configs")
             if cls.config_field is not None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import is_dataclass
-from typing import Any
+from typing import TypeVar
 
 from aiops.forecast.baseline import BaselineForecaster
 from aiops.forecast.candidate import Forecaster
@@ -35,22 +35,22 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 # the set's own files are forecast_set.json and intervals.npz; a forecaster names its files
 # after itself, so these names would collide with them
 RESERVED = ("forecast_set", "intervals")
-_CLASS_MEMBERS = ("from_config", "check_config", "recent_history", "load")
-_INSTANCE_MEMBERS = ("backtest", "fit", "keep", "forecast", "save")
+_ATTRIBUTES = ("name", "cost", "config_type", "config_field")
+_METHODS = ("from_config", "check_config", "recent_history", "backtest", "fit", "keep")
+_METHODS += ("forecast", "save", "load")
 
 _registry: dict[str, type[Forecaster]] = {}
+ForecasterClass = TypeVar("ForecasterClass", bound=type)
 
 
-def register_forecaster(cls: type[Any]) -> type[Any]:
+def register_forecaster(cls: ForecasterClass) -> ForecasterClass:
     """Make `cls` a candidate under `cls.name`; returns cls, so it works as a decorator.
     Registering the same class again is a no-op; another class under a taken name fails."""
     where = f"register_forecaster({getattr(cls, '__name__', cls)!r})"
     if not isinstance(cls, type):
         raise ForecastError(f"{where}: expected a class, got {type(cls).__name__}")
-    missing = [m for m in ("name", "cost", "config_type", "config_field") if not hasattr(cls, m)]
-    missing += [
-        m for m in (*_CLASS_MEMBERS, *_INSTANCE_MEMBERS) if not callable(getattr(cls, m, None))
-    ]
+    missing = [m for m in _ATTRIBUTES if not hasattr(cls, m)]
+    missing += [m for m in _METHODS if not callable(getattr(cls, m, None))]
     if missing:
         raise ForecastError(
             f"{where}: not a Forecaster (aiops.forecast.candidate), missing {', '.join(missing)}"
@@ -108,8 +108,9 @@ def by_cost(names: Iterable[str]) -> list[str]:
     return sorted(names, key=lambda n: (_registry[n].cost, n))
 
 
+# the one place the built-ins register; cheapest first by their own cost ranks
 BUILT_IN = (SeasonalNaive, BaselineForecaster, ProphetForecaster)
-for _cls in BUILT_IN:
-    register_forecaster(_cls)
+for _built_in in BUILT_IN:
+    register_forecaster(_built_in)
 
 CANDIDATES = forecaster_names()

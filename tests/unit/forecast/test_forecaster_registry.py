@@ -9,6 +9,7 @@ registers for this module only and the registry is restored afterwards.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -228,6 +229,12 @@ def test_a_candidate_configs_knobs_are_validated_and_saved_with_the_set():
     assert hourly.history_needed == timedelta(days=1, hours=3)  # it reads the last 3 hours
     assert config_from_dict(ForecastConfig, config_to_dict(hourly)) == hourly
     assert replace(hourly, workers=2).candidate_configs == hourly.candidate_configs
+    # still a frozen config: hashable, picklable, and the caller's dict cannot change it
+    assert pickle.loads(pickle.dumps(hourly)) == hourly and hash(hourly) == hash(replace(hourly))
+    knobs = {"persistence": PersistenceConfig()}
+    frozen = config(candidate_configs=knobs)
+    knobs["persistence"] = PersistenceConfig(window=timedelta(hours=3))
+    assert frozen.candidate_config("persistence") == PersistenceConfig()
 
 
 def test_an_unknown_candidate_fails_naming_the_known_ones():
