@@ -1,4 +1,8 @@
-"""Hooks: an Airflow Connection in, a ready client out. No business logic here."""
+"""Hooks: an Airflow Connection in, a ready client out. No business logic here.
+
+Extras are read through :class:`aiops.airflow.extras.ConnectionExtras`: typed, the same rules
+in every hook, and a mistyped one is an error naming the connection, the key and the value.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
+from aiops.airflow.extras import ConnectionExtras
 from aiops.logs.records import LogSource
 from aiops.settings import aiops_home, resolve_store_url
 from aiops.sinks.github import GitHubClient
@@ -47,13 +52,16 @@ class PrometheusHook(BaseHook):
     def get_conn(self) -> PrometheusClient:
         conn = self.get_connection(self.prometheus_conn_id)
         extra: dict[str, Any] = conn.extra_dejson
+        extras = ConnectionExtras(self.prometheus_conn_id, extra)
         return PrometheusClient(
-            prometheus_base_url(conn.conn_type, conn.host, conn.port, conn.schema, extra),
-            timeout=float(extra.get("timeout", 30.0)),
-            attempts=int(extra.get("attempts", 3)),
-            backoff=float(extra.get("backoff", 0.5)),
-            max_points=int(extra.get("max_points", 11_000)),
-            headers=extra.get("headers") or None,
+            http_base_url(
+                self.prometheus_conn_id, conn.conn_type, conn.host, conn.port, conn.schema, extra
+            ),
+            timeout=extras.seconds("timeout", 30.0, above=0),
+            attempts=extras.integer("attempts", 3, at_least=1),
+            backoff=extras.seconds("backoff", 0.5, at_least=0),
+            max_points=extras.integer("max_points", 11_000, at_least=1),
+            headers=extras.mapping("headers") or None,
             auth=(conn.login, conn.password or "") if conn.login else None,
         )
 
@@ -81,9 +89,14 @@ def http_base_url(
     schema field as a path prefix."""
     if not host:
         raise ValueError(f"connection {conn_id} has no host")
-    scheme = conn_type if conn_type in ("http", "https") else extra.get("protocol", "http")
     if "://" in host:  # a full URL typed into the host field
         return host.rstrip("/")
+    if conn_type in ("http", "https"):
+        scheme = conn_type
+    else:
+        scheme = ConnectionExtras(conn_id, extra).text(
+            "protocol", "http", choices=("http", "https")
+        )
     netloc = f"{host}:{port}" if port else host
     path = f"/{schema.strip('/')}" if schema else ""
     return f"{scheme}://{netloc}{path}"
@@ -110,17 +123,18 @@ class JaegerHook(BaseHook):
     def get_conn(self) -> JaegerClient:
         conn = self.get_connection(self.jaeger_conn_id)
         extra: dict[str, Any] = conn.extra_dejson
+        extras = ConnectionExtras(self.jaeger_conn_id, extra)
         return JaegerClient(
             http_base_url(
                 self.jaeger_conn_id, conn.conn_type, conn.host, conn.port, conn.schema, extra
             ),
-            timeout=float(extra.get("timeout", 30.0)),
-            attempts=int(extra.get("attempts", 3)),
-            backoff=float(extra.get("backoff", 0.5)),
-            page_limit=int(extra.get("page_limit", DEFAULT_PAGE_LIMIT)),
-            headers=extra.get("headers") or None,
+            timeout=extras.seconds("timeout", 30.0, above=0),
+            attempts=extras.integer("attempts", 3, at_least=1),
+            backoff=extras.seconds("backoff", 0.5, at_least=0),
+            page_limit=extras.integer("page_limit", DEFAULT_PAGE_LIMIT, at_least=1),
+            headers=extras.mapping("headers") or None,
             auth=(conn.login, conn.password or "") if conn.login else None,
-            ui_url=extra.get("ui_url") or None,
+            ui_url=extras.text("ui_url") or None,
         )
 
 
@@ -148,35 +162,29 @@ class ElasticsearchHook(BaseHook):
         """The log source; `services` limits it to those service names (None: all)."""
         conn = self.get_connection(self.elasticsearch_conn_id)
         extra: dict[str, Any] = conn.extra_dejson
+        extras = ConnectionExtras(self.elasticsearch_conn_id, extra)
         url = http_base_url(
             self.elasticsearch_conn_id, conn.conn_type, conn.host, conn.port, conn.schema, extra
         )
         config = ElasticsearchLogConfig(
             url,
-            index=str(extra.get("index", "logs-*")),
-            fields=dict(extra.get("fields") or {}),
+            index=extras.text("index", "logs-*"),
+            fields=extras.mapping("fields"),
             services=services,
-            server_major=int(extra.get("server_major", 9)),
-            page_size=int(extra.get("page_size", 5000)),
-            keep_alive=str(extra.get("keep_alive", "2m")),
-            timeout=float(extra.get("timeout", 30.0)),
-            attempts=int(extra.get("attempts", 3)),
-            backoff=float(extra.get("backoff", 0.5)),
-            verify_certs=_flag(extra.get("verify_certs", True)),
-            ca_certs=extra.get("ca_certs") or None,
+            server_major=extras.integer("server_major", 9),
+            page_size=extras.integer("page_size", 5000, at_least=1),
+            keep_alive=extras.text("keep_alive", "2m"),
+            timeout=extras.seconds("timeout", 30.0, above=0),
+            attempts=extras.integer("attempts", 3, at_least=1),
+            backoff=extras.seconds("backoff", 0.5, at_least=0),
+            verify_certs=extras.flag("verify_certs", True),
+            ca_certs=extras.text("ca_certs") or None,
         )
         return ElasticsearchLogSource(
             config,
             basic_auth=(conn.login, conn.password or "") if conn.login else None,
-            api_key=extra.get("api_key") or None,
+            api_key=extras.text("api_key", secret=True) or None,
         )
-
-
-def _flag(value: Any) -> bool:
-    """A boolean extra, also when typed as text in the UI ("false", "0", "no")."""
-    if isinstance(value, str):
-        return value.strip().lower() not in ("false", "0", "no", "off", "")
-    return bool(value)
 
 
 def trace_source(
@@ -237,18 +245,18 @@ class GitHubHook(BaseHook):
             conn = self.get_connection(self.github_conn_id)
         except AirflowNotFoundException:
             conn = None
-        extra: dict[str, Any] = conn.extra_dejson if conn else {}
-        token = (conn.password if conn else None) or extra.get("token")
+        extras = ConnectionExtras(self.github_conn_id, conn.extra_dejson if conn else {})
+        token = (conn.password if conn else None) or extras.text("token", secret=True)
         return TrackerSettings(
             folder=folder,
             token=token or os.environ.get("GITHUB_TOKEN") or None,
             base_url=(conn.host if conn else None) or os.environ.get("GITHUB_API_URL") or None,
             dry_run=dry_run_requested(),
             token_source=f"{self.github_conn_id} or env",
-            timeout=float(extra.get("timeout", 30.0)),
-            attempts=int(extra.get("attempts", 5)),
-            max_wait=float(extra.get("max_wait", 900.0)),
-            min_write_interval=float(extra.get("min_write_interval", 1.0)),
+            timeout=extras.seconds("timeout", 30.0, above=0),
+            attempts=extras.integer("attempts", 5, at_least=1),
+            max_wait=extras.seconds("max_wait", 900.0, at_least=0),
+            min_write_interval=extras.seconds("min_write_interval", 1.0, at_least=0),
         )
 
     def get_conn(self) -> GitHubClient | None:
