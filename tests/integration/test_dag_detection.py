@@ -3,52 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from aiops.catalog import load_catalog
-from aiops.dev.local_airflow import PROJECT_ROOT, run_airflow
+from aiops.dev.local_airflow import PROJECT_ROOT
 from aiops.store import Store
+from support.airflow_runs import dags_test
 
 pytestmark = pytest.mark.airflow
 
 
 @pytest.fixture(scope="module")
-def detection_env(airflow_home, demo_world, tmp_path_factory):
-    world_dir, manifest = demo_world
+def detection_env(trained_night, tmp_path_factory):
+    """The shared night's models and store, copied for this module's runs."""
     tmp = tmp_path_factory.mktemp("detection")
-    env = {
-        **airflow_home,
-        "AIOPS_METRICS_FILE": str(world_dir / "signals.csv.gz"),
-        "AIOPS_TRACES_DIR": str(world_dir / "traces"),
-        "AIOPS_LOGS_DIR": str(world_dir / "logs"),
-        "AIOPS_STORE_URL": f"sqlite:///{tmp / 'results.db'}",
-        "AIOPS_MODELS": str(tmp / "models"),
-        "AIOPS_RETRY_DELAY_SECONDS": "1",
-    }
-    regression = next(i for i in manifest["incidents"] if i["kind"] == "latency_regression")
-    began = datetime.fromisoformat(regression["start"])
-    night = began.replace(hour=0, minute=0)
-    _dags_test(env, "aiops_nightly", night, tmp / "nightly.log")
-    return env, tmp, began
-
-
-def _dags_test(
-    env, dag_id: str, logical_date: datetime, log: Path, expect_ok: bool = True, skip: str = ""
-):
-    """`airflow dags test`; `skip` marks the matching tasks successful without running them."""
-    extra = ["--mark-success-pattern", skip] if skip else []
-    proc = run_airflow(["dags", "test", dag_id, logical_date.isoformat(), *extra], env, log)
-    if expect_ok:
-        assert proc.returncode == 0, log.read_text()[-4000:]
-    return proc
+    return trained_night.copy_to(tmp), tmp, trained_night.regression_start
 
 
 def test_hourly_run_files_the_regression_once_and_reruns_change_nothing(detection_env) -> None:
     env, tmp, began = detection_env
     hour_end = began.replace(minute=0) + timedelta(hours=1)
-    _dags_test(env, "aiops_hourly", hour_end, tmp / "hourly-1.log")
+    dags_test(env, "aiops_hourly", hour_end, tmp / "hourly-1.log")
     with Store.open(env["AIOPS_STORE_URL"]) as store:
         first = store.read("anomaly_events")
     catalog = [e for e in first if e["service"] == "catalog" and e["signal"] == "latency_p95"]
@@ -93,7 +69,7 @@ def test_hourly_run_files_the_regression_once_and_reruns_change_nothing(detectio
     assert regression["ranking"]["note"].startswith("no dependency map was available")
     assert len({e["key"] for r in incidents for e in r["events"]}) >= len(incidents)
 
-    _dags_test(env, "aiops_hourly", hour_end, tmp / "hourly-2.log")
+    dags_test(env, "aiops_hourly", hour_end, tmp / "hourly-2.log")
     with Store.open(env["AIOPS_STORE_URL"]) as store:
         assert store.read("log_anomalies") == log_rows
         assert store.read("log_template_counts") == counts
@@ -115,9 +91,9 @@ def test_the_planted_cascade_is_one_incident_rooted_at_redis_and_filed_that_nigh
     cascade = next(i for i in demo_world[1]["incidents"] if i["kind"] == "cascading_failure")
     began = datetime.fromisoformat(cascade["start"])
     midnight = began.replace(hour=0, minute=0)
-    _dags_test(env, "aiops_nightly", midnight, tmp / "map-night.log", skip=MAP_ONLY)
+    dags_test(env, "aiops_nightly", midnight, tmp / "map-night.log", skip=MAP_ONLY)
     hour_end = began.replace(minute=0) + timedelta(hours=1)
-    _dags_test(env, "aiops_hourly", hour_end, tmp / "cascade.log")
+    dags_test(env, "aiops_hourly", hour_end, tmp / "cascade.log")
     with Store.open(env["AIOPS_STORE_URL"]) as store:
         rows = store.read("incidents", interval_end=hour_end)
     (incident,) = [r for r in rows if "redis" in r["services"]]
@@ -131,7 +107,7 @@ def test_the_planted_cascade_is_one_incident_rooted_at_redis_and_filed_that_nigh
     assert set(cascade["details"]["symptoms"]) <= {link["service"] for link in chain}
 
     night_end = midnight + timedelta(days=1)
-    _dags_test(env, "aiops_nightly", night_end, tmp / "next-night.log",
+    dags_test(env, "aiops_nightly", night_end, tmp / "next-night.log",
                skip="^train_shard$|^report$")  # fmt: skip
     with Store.open(env["AIOPS_STORE_URL"]) as store:
         found = store.read("findings", interval_end=night_end, source="incidents")
@@ -153,7 +129,7 @@ def test_prometheus_down_mid_run_retries_then_fails_naming_the_url(detection_env
     }
     down.pop("AIOPS_METRICS_FILE")
     log = tmp / "down.log"
-    proc = _dags_test(
+    proc = dags_test(
         down, "aiops_hourly", began.replace(minute=0) + timedelta(hours=2), log, expect_ok=False
     )
     assert proc.returncode != 0
@@ -187,7 +163,7 @@ def test_a_failed_shard_loses_nothing_of_the_others(detection_env, prometheus_ur
     env.pop("AIOPS_METRICS_FILE")
     hour_end = began.replace(minute=0) + timedelta(hours=1)
     log = tmp / "failed-shard.log"
-    proc = _dags_test(env, "aiops_hourly", hour_end, log, expect_ok=False)
+    proc = dags_test(env, "aiops_hourly", hour_end, log, expect_ok=False)
 
     assert proc.returncode != 0
     text = log.read_text()
