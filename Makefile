@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # aiops.dev.local_airflow; `eval "$$(.venv/bin/aiops airflow-env)"` exports it into a shell.
 export AIOPS_HOME := $(CURDIR)/out
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo test test-unit test-integration bench lint clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,17 @@ $(STAMP): requirements.txt pyproject.toml
 demo: setup
 	$(VENV)/bin/aiops demo
 
+# Unit tests first (in-process, a few minutes); the integration tests (a real Prometheus, a
+# real Airflow, a Celery cluster on loopback PostgreSQL and Redis) only once they pass.
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-unit: setup
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: setup
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 bench: setup
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f; done

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from aiops.catalog import DEFAULT_CATALOG, LogSettings, load_catalog
+from aiops.catalog import LogSettings, load_catalog
 from aiops.logs.context import with_log_context
 from aiops.logs.miner import TemplateMiner
-from aiops.logs.pipeline import STATE_KEEP, mine_interval
 from aiops.logs.window import (
     STATE_FILE,
     STATE_NAME,
@@ -30,6 +29,7 @@ from aiops.logs.window import (
 from aiops.model_registry import ModelRegistry, version_for
 from aiops.sources.log_files import LogFileSource
 from aiops.store import Store
+from support.log_runs import mine_files
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 LOG_TABLES = ("log_anomalies", "log_template_counts", "log_volume")
@@ -61,17 +61,6 @@ def of_kind(rows: list[dict[str, Any]], kind: str, service: str | None = None) -
 @pytest.fixture(scope="module")
 def world_logs(demo_world: tuple[Path, dict[str, Any]]) -> Path:
     return demo_world[0] / "logs"
-
-
-def mine_files(
-    logs: Path, url: str, models: Path, start: datetime, end: datetime, findings: bool = False
-) -> dict[str, Any]:
-    """One run of the log step over the files in ``logs``, with the shipped catalog."""
-    catalog = load_catalog(DEFAULT_CATALOG)
-    source = LogFileSource(logs, catalog.logs.format)
-    with Store.open(url) as store:
-        return mine_interval(store, source, ModelRegistry(str(models), keep=STATE_KEEP), catalog,
-                             start, end, findings=findings)  # fmt: skip
 
 
 @dataclass

@@ -12,19 +12,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiops.catalog import DEFAULT_CATALOG, LogSettings, load_catalog
+from aiops.catalog import LogSettings
 from aiops.logs.anomalies import service_log_anomalies
 from aiops.logs.miner import TemplateMiner
-from aiops.logs.pipeline import STATE_KEEP, mine_interval
 from aiops.logs.window import (
     drain_config,
     mine_window,
 )
-from aiops.model_registry import ModelRegistry
 from aiops.sources.elasticsearch_logs import ElasticsearchLogConfig, ElasticsearchLogSource
-from aiops.sources.log_files import LogFileSource
 from aiops.store import Store
 from fakes.es_server import FakeElasticsearch
+from support.log_runs import mine_files
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -35,17 +33,6 @@ def utc(*parts: int) -> datetime:
 
 def of_kind(rows: list[dict[str, Any]], kind: str, service: str | None = None) -> list[dict]:
     return [r for r in rows if r["kind"] == kind and service in (None, r["service"])]
-
-
-def mine_files(
-    logs: Path, url: str, models: Path, start: datetime, end: datetime, findings: bool = False
-) -> dict[str, Any]:
-    """One run of the log step over the files in ``logs``, with the shipped catalog."""
-    catalog = load_catalog(DEFAULT_CATALOG)
-    source = LogFileSource(logs, catalog.logs.format)
-    with Store.open(url) as store:
-        return mine_interval(store, source, ModelRegistry(str(models), keep=STATE_KEEP), catalog,
-                             start, end, findings=findings)  # fmt: skip
 
 
 # -- quarantine ----------------------------------------------------------------------------------
