@@ -20,7 +20,7 @@ from aiops.airflow.dagkit import (
     default_args,
     interval_timetable,
     plan_shards,
-    record_pipeline_run,
+    record_run,
     report,
 )
 
@@ -71,7 +71,7 @@ def aiops_hourly():
     summaries = [report(scored), report.override(task_id="report_predictions")(predicted)]
     correlated = correlate()
     [logs, scored, predicted] >> correlated
-    [*summaries, correlated] >> record_pipeline_run()
+    [*summaries, correlated] >> record_run()
 
 
 aiops_hourly()

@@ -14,7 +14,7 @@ from aiops.airflow.dagkit import (
     default_args,
     interval_timetable,
     plan_shards,
-    record_pipeline_run,
+    record_run,
     report,
 )
 
@@ -36,7 +36,7 @@ def aiops_ingest():
 
         return tasks.summarize_shard(shard, *data_interval())
 
-    report(summarize_shard.expand(shard=plan_shards())) >> record_pipeline_run()
+    report(summarize_shard.expand(shard=plan_shards())) >> record_run()
 
 
 aiops_ingest()

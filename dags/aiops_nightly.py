@@ -29,7 +29,7 @@ from aiops.airflow.dagkit import (
     default_args,
     interval_timetable,
     plan_shards,
-    record_pipeline_run,
+    record_run,
     report,
 )
 
@@ -86,7 +86,7 @@ def aiops_nightly():
     found = [analyze_traces(), analyze_logs(), summarize_incidents()]
     filed = file_issues()
     found >> narrate_findings() >> filed
-    [trained, filed] >> record_pipeline_run()
+    [trained, filed] >> record_run()
 
 
 aiops_nightly()

@@ -62,15 +62,15 @@ def data_interval() -> tuple[datetime, datetime]:
     return ctx["data_interval_start"], ctx["data_interval_end"]
 
 
-@task(task_id="record_run")
-def record_pipeline_run() -> dict:
+@task
+def record_run() -> dict:
     """The run summary of a run whose every task succeeded (the default trigger rule): a
-    `pipeline_runs` row and, when configured, a Pushgateway push (aiops.pipeline_runs). Its push is
-    what the "no successful hourly run in 3 hours" alert watches."""
+    `pipeline_runs` row and, when configured, a Pushgateway push (aiops.pipeline_runs). Its
+    push is what the "no successful hourly run in 3 hours" alert watches."""
     from aiops.airflow import tasks
 
     ctx = get_current_context()
     run = ctx["dag_run"]
     run_type = getattr(run.run_type, "value", run.run_type)
-    return tasks.record_pipeline_run(ctx["dag"].dag_id, ctx["data_interval_start"],
-                                     ctx["data_interval_end"], run.start_date, str(run_type))  # fmt: skip
+    start, end = data_interval()
+    return tasks.record_run(ctx["dag"].dag_id, start, end, run.start_date, str(run_type))

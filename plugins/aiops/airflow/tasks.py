@@ -188,7 +188,7 @@ def file_issues(start: datetime, end: datetime) -> dict[str, Any]:
     return {"sink": report.sink, "writes": report.writes, **report.counts()}
 
 
-def record_pipeline_run(
+def record_run(
     dag_id: str, start: datetime, end: datetime, started_at: datetime | None, run_type: str
 ) -> dict[str, Any]:
     """Every DAG's last task, once the run succeeded: its `pipeline_runs` row, pushed to the

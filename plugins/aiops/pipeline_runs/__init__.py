@@ -25,7 +25,13 @@ from aiops.pipeline_runs.pushgateway import (
     pushgateway_url,
     run_registry,
 )
-from aiops.pipeline_runs.summary import DAG_PARTS, PARTS, record_run, run_summary, summary_line
+from aiops.pipeline_runs.summary import (
+    DAG_PARTS,
+    PARTS,
+    run_summary,
+    store_run_summary,
+    summary_line,
+)
 
 __all__ = [
     "DAG_PARTS",
@@ -36,8 +42,8 @@ __all__ = [
     "push_run",
     "pushgateway_url",
     "record_and_push",
-    "record_run",
     "run_registry",
     "run_summary",
+    "store_run_summary",
     "summary_line",
 ]

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 
 from aiops.pipeline_runs.pushgateway import PushOutcome, push_run
-from aiops.pipeline_runs.summary import record_run
+from aiops.pipeline_runs.summary import store_run_summary
 from aiops.store import Store
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def record_and_push(
 ) -> PushOutcome:
     """Upsert the run's `pipeline_runs` row for [start, end) and push it to the Pushgateway
     at ``pushgateway`` (None: recorded only); the push's outcome, logged."""
-    summary = record_run(store, dag_id, start, end)
+    summary = store_run_summary(store, dag_id, start, end)
     outcome = push_run(pushgateway, summary, started_at=started_at, backfill=backfill,
                        llm_budget_usd=llm_budget_usd)  # fmt: skip
     (log.info if outcome.ok or outcome.status == "skipped" else log.warning)(outcome.line())

@@ -3,7 +3,7 @@
 :func:`run_summary` counts, for a DAG run's data interval, the rows the pipeline stored
 (series summarised, frames / traces / log lines quarantined, anomaly events, predictions and
 their staleness, incidents, findings, issues filed, the data day's LLM spending);
-:func:`record_run` upserts those counts into ``pipeline_runs`` keyed by
+:func:`store_run_summary` upserts those counts into ``pipeline_runs`` keyed by
 ``(dag_id, interval_start, interval_end)``.
 
 Everything here is data time. The counts are read back from result tables keyed by the
@@ -148,7 +148,7 @@ def run_summary(
     return row
 
 
-def record_run(
+def store_run_summary(
     store: Store,
     dag_id: str,
     start: datetime,

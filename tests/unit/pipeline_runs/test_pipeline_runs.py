@@ -20,9 +20,9 @@ from aiops.pipeline_runs import (
     PUSHGATEWAY_URL_ENV,
     push_run,
     pushgateway_url,
-    record_run,
     run_registry,
     run_summary,
+    store_run_summary,
     summary_line,
 )
 from aiops.pipeline_runs.summary import PART_COLUMNS, PARTS
@@ -283,21 +283,21 @@ def test_ingest_summary_counts_series_only(store: Store):
 
 def test_record_run_upserts_one_row_per_interval_and_a_rerun_rewrites_it(store: Store):
     _fill(store)
-    first = record_run(store, "aiops_hourly", HOUR_START, HOUR_END)
+    first = store_run_summary(store, "aiops_hourly", HOUR_START, HOUR_END)
     stored = store.read("pipeline_runs")
-    again = record_run(store, "aiops_hourly", HOUR_START, HOUR_END)
+    again = store_run_summary(store, "aiops_hourly", HOUR_START, HOUR_END)
     assert again == first
     assert store.read("pipeline_runs") == stored  # the same key, the same values
     assert store.count("pipeline_runs") == 1
     (row,) = stored
     assert row == {**first, "parts": list(first["parts"])}
     # another DAG and another interval are rows of their own
-    record_run(store, "aiops_nightly", DAY_START, DAY_END)
-    record_run(store, "aiops_hourly", HOUR_END, HOUR_END + H)
+    store_run_summary(store, "aiops_nightly", DAY_START, DAY_END)
+    store_run_summary(store, "aiops_hourly", HOUR_END, HOUR_END + H)
     assert store.count("pipeline_runs") == 3
     # results that change between reruns (a late frame quarantined) replace the row's values
     store.upsert("quarantine", [_frame(HOUR_START, HOUR_END, "search", "memory", "score")])
-    record_run(store, "aiops_hourly", HOUR_START, HOUR_END)
+    store_run_summary(store, "aiops_hourly", HOUR_START, HOUR_END)
     (updated,) = store.read(
         "pipeline_runs", dag_id="aiops_hourly", interval_start=HOUR_START, interval_end=HOUR_END
     )
