@@ -27,16 +27,20 @@ demo: setup
 	$(VENV)/bin/aiops demo
 
 # Unit tests first (in-process, a few minutes); the integration tests (a real Prometheus, a
-# real Airflow, a Celery cluster on loopback PostgreSQL and Redis) only once they pass.
+# real Airflow, a Celery cluster on loopback PostgreSQL and Redis) only once they pass, a
+# module per xdist worker in the order tests/integration/conftest.py gives them.
+TEST_WORKERS ?= 2
+INTEGRATION := tests/integration -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest $(INTEGRATION) $(PYTEST_ARGS)
 
 test-unit: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: setup
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest $(INTEGRATION) $(PYTEST_ARGS)
 
 bench: setup
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f; done

@@ -15,6 +15,7 @@ from sqlalchemy import MetaData, create_engine
 
 from aiops.dev.local_airflow import airflow_env, run_airflow
 from aiops.store import Store
+from support.shared import built_once
 from support.stores import fresh_pg_database
 
 # the compose files as fixtures (compose, services, env_example, rendered) for every
@@ -33,11 +34,12 @@ def world_config():
 def demo_world(
     tmp_path_factory: pytest.TempPathFactory, world_config
 ) -> tuple[Path, dict[str, Any]]:
-    """The full default world (30 days, 12 services), as `make demo` builds it."""
-    from aiops.dev.sim.world import build_world
+    """The full default world (30 days, 12 services), as `make demo` builds it: once per run,
+    shared by the xdist workers (read-only)."""
+    from aiops.dev.sim.world import build_world, load_manifest
 
-    out = tmp_path_factory.mktemp("world")
-    return out, build_world(world_config, out)
+    out = built_once(tmp_path_factory, "world", lambda folder: build_world(world_config, folder))
+    return out, load_manifest(out)
 
 
 @pytest.fixture(scope="session")

@@ -252,3 +252,12 @@ def test_everything_the_image_copies_is_in_the_build_context() -> None:
                 assert not (source == pattern or source.startswith(f"{pattern}/")), (
                     f"COPY {source}: excluded by {pattern!r} in {DOCKERIGNORE.name}"
                 )
+
+
+def test_the_image_leaves_the_dev_tooling_out() -> None:
+    """The demo, the simulator and the local servers stay out of the production image; the
+    pipeline never imports them (tests/unit/test_layering.py), so nothing it runs misses
+    them."""
+    ignored = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
+    assert "plugins/aiops/dev" in ignored
+    assert (ROOT / "plugins" / "aiops" / "dev" / "__init__.py").exists()

@@ -52,7 +52,8 @@ def world_env(trained_night, tmp_path_factory):
     """The world's files as sources and the models of the shared night (LocalExecutor),
     copied so each executor starts from the same models."""
     tmp = tmp_path_factory.mktemp("celery")
-    return dict(trained_night.env), tmp, trained_night.regression_start.replace(minute=0)
+    env = {**trained_night.env, "AIOPS_MODELS": str(trained_night.folder / "models")}
+    return env, tmp, trained_night.regression_start.replace(minute=0)
 
 
 def _copy_models(env: dict, tmp, name: str) -> dict:
