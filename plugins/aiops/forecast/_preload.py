@@ -1,6 +1,6 @@
 """Imported once by the forkserver process so Prophet workers fork with Prophet loaded."""
 
-from aiops.forecast.prophet_model import quiet_prophet_logging
+from aiops.forecast.prophet_pool import quiet_prophet_logging
 
 quiet_prophet_logging()
 
