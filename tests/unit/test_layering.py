@@ -132,7 +132,9 @@ def import_graph() -> dict[str, set[str]]:
             submodules = {f"{target}.{n}" for n in names if f"{target}.{n}" in known}
             # `from package import submodule` needs the package's __init__ only when some
             # name is not a submodule (or the importer is outside the package)
-            whole = len(submodules) < len(names) or not (own_package == target or own_package.startswith(target + "."))
+            whole = len(submodules) < len(names) or not (
+                own_package == target or own_package.startswith(target + ".")
+            )
             targets = submodules | ({target} if whole or not names else set())
             for t in list(targets):
                 parts = t.split(".")
