@@ -16,9 +16,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
+from aiops.traces.detect_graph import strongly_connected
 from support.paths import REPO_ROOT
 
 PLUGINS = REPO_ROOT / "plugins"
@@ -147,40 +149,15 @@ def import_graph() -> dict[str, set[str]]:
     return graph
 
 
+class Arrow(NamedTuple):
+    parent: str
+    child: str
+
+
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def connect(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in sorted(graph[v]):
-            if w not in index:
-                connect(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
-    for v in sorted(graph):
-        if v not in index:
-            connect(v)
-    return found
+    """Modules that import each other in a loop: the strongly connected components with more
+    than one module, found by the dependency-cycle detector's own Tarjan."""
+    return strongly_connected([Arrow(a, b) for a, targets in graph.items() for b in targets])
 
 
 def test_no_import_cycle() -> None:

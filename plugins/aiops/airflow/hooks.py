@@ -66,16 +66,6 @@ class PrometheusHook(BaseHook):
         )
 
 
-def prometheus_base_url(
-    conn_type: str | None,
-    host: str | None,
-    port: int | None,
-    schema: str | None,
-    extra: dict[str, Any],
-) -> str:
-    return http_base_url(PrometheusHook.default_conn_name, conn_type, host, port, schema, extra)
-
-
 def http_base_url(
     conn_id: str,
     conn_type: str | None,

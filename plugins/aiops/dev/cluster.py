@@ -207,7 +207,8 @@ class AirflowCluster:
 
     def _metadata_rows(self, query: str, dag_id: str) -> list[dict]:
         if self._metadata is None:
-            self._metadata = create_engine(self.config.metadata_url, pool_size=1)
+            self._metadata = create_engine(self.config.metadata_url, pool_size=1,
+                                           connect_args={"connect_timeout": 5})  # fmt: skip
         with self._metadata.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(text(query), {"d": dag_id})]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiops.airflow.hooks import connection_url, prometheus_base_url
+from aiops.airflow.hooks import connection_url, http_base_url
 
 
 @pytest.mark.parametrize(
@@ -17,13 +17,15 @@ from aiops.airflow.hooks import connection_url, prometheus_base_url
         ("generic", "http://typed.in:9090/", None, None, {}, "http://typed.in:9090"),
     ],
 )
-def test_prometheus_base_url(conn_type, host, port, schema, extra, expected) -> None:
-    assert prometheus_base_url(conn_type, host, port, schema, extra) == expected
+def test_prometheus_base_url_from_the_connection_fields(
+    conn_type, host, port, schema, extra, expected
+) -> None:
+    assert http_base_url("prometheus_default", conn_type, host, port, schema, extra) == expected
 
 
 def test_prometheus_connection_without_host_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="prometheus_default has no host"):
-        prometheus_base_url("http", None, None, None, {})
+        http_base_url("prometheus_default", "http", None, None, None, {})
 
 
 def test_store_connection_drops_airflows_extra_parameter() -> None:
