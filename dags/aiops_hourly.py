@@ -6,7 +6,8 @@ interval's end and upsert the predictions the KEDA scaler serves and the predict
 breaches; then group the hour's metric, log and predictive events into incidents (close in
 time, connected in the trace-derived dependency map) and rank each one's likely root cause.
 Time comes from the data interval only, so a backfilled hour gives the events
-and forecasts the live run gave.
+and forecasts the live run gave. Without Elasticsearch (or AIOPS_LOGS_DIR) the log mining is
+skipped and the rest runs; the run summary says logs were not configured.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def aiops_hourly():
 
         return tasks.mine_logs(*data_interval())
 
-    # scoring runs when the logs fail too (its events then carry no log context)
+    # scoring runs when the logs fail or are skipped too (its events then carry no log context)
     @task(pool=POOL, trigger_rule="all_done")
     def score_shard(shard: list[str]) -> dict:
         from aiops.airflow import tasks
@@ -57,6 +58,7 @@ def aiops_hourly():
         return tasks.predict_shard(shard, *data_interval())
 
     # correlation reads whatever the hour's other tasks stored, even when one of them failed
+    # or was skipped
     @task(trigger_rule="all_done")
     def correlate() -> dict:
         from aiops.airflow import tasks
@@ -71,7 +73,7 @@ def aiops_hourly():
     summaries = [report(scored), report.override(task_id="report_predictions")(predicted)]
     correlated = correlate()
     [logs, scored, predicted] >> correlated
-    [*summaries, correlated] >> record_run()
+    [*summaries, correlated] >> record_run(integrations=["logs"])
 
 
 aiops_hourly()

@@ -15,6 +15,11 @@ narrative citing their evidence (else rule-based text saying why). The day's fin
 then filed as GitHub issues (`github_default`; without a token, as files under out/issues):
 one run at a time (max_active_runs=1) keeps the writes serial, and the issue ledger makes a
 rerun or a backfill of a filed night write nothing.
+
+Only Prometheus is required: without Jaeger (or AIOPS_TRACES_DIR) the trace analysis is
+skipped, without Elasticsearch (or AIOPS_LOGS_DIR) the log analysis is; what follows them runs
+on what the others found (trigger rule `none_failed`), and the run summary says which
+integrations were not configured.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from aiops.airflow.dagkit import (
+    AFTER_OPTIONAL,
     JAEGER_POOL,
     POOL,
     START_DATE,
@@ -58,7 +64,7 @@ def aiops_nightly():
 
         return tasks.analyze_traces(*data_interval())
 
-    @task
+    @task(trigger_rule=AFTER_OPTIONAL)
     def file_issues() -> dict:
         from aiops.airflow import tasks
 
@@ -76,7 +82,7 @@ def aiops_nightly():
 
         return tasks.summarize_incidents(*data_interval())
 
-    @task
+    @task(trigger_rule=AFTER_OPTIONAL)
     def narrate_findings() -> dict:
         from aiops.airflow import tasks
 
@@ -86,7 +92,7 @@ def aiops_nightly():
     found = [analyze_traces(), analyze_logs(), summarize_incidents()]
     filed = file_issues()
     found >> narrate_findings() >> filed
-    [trained, filed] >> record_run()
+    [trained, filed] >> record_run(integrations=["traces", "logs", "github", "llm"])
 
 
 aiops_nightly()

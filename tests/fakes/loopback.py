@@ -3,8 +3,10 @@ port, a daemon thread, handler classes that reach their fake through ``self.fake
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class LoopbackHTTP:
@@ -30,3 +32,18 @@ class LoopbackHTTP:
         assert self._server is not None, f"{name} is not started"
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet handler that answers JSON: subclasses decide the status and body."""
+
+    def reply_json(self, status: int, body: Any) -> None:
+        payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass

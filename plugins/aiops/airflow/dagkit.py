@@ -1,5 +1,12 @@
-"""What every aiops DAG shares: its interval timetable, retries, the shard planner and the
-totals reporter. DAG files import this and declare only what is theirs."""
+"""What every aiops DAG shares: its interval timetable, retries, the shard planner, the
+totals reporter and the run recorder. DAG files import this and declare only what is theirs.
+
+Trigger rules. Tasks of optional integrations (traces, logs) skip when not configured
+(:mod:`aiops.airflow.tasks`), and Airflow's default rule (``all_success``) would skip every
+task after them down to ``record_run``. So a task after an optional one runs on
+:data:`AFTER_OPTIONAL` (``none_failed``: its upstreams succeeded or were skipped, none
+failed), or on ``all_done`` where the DAG wants it to run after a failure too.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +22,10 @@ from aiops.settings import JAEGER_POOL, PROMETHEUS_POOL
 
 SHARD_SIZE = int(os.environ.get("AIOPS_SHARD_SIZE", "4"))
 POOL = PROMETHEUS_POOL  # caps how many shards query Prometheus at once
-__all__ = ["JAEGER_POOL", "POOL", "START_DATE"]
+__all__ = ["AFTER_OPTIONAL", "JAEGER_POOL", "POOL", "START_DATE"]
 START_DATE = pendulum.datetime(2026, 10, 1, tz="UTC")
+#: The trigger rule of a task after an optional integration's task (see the module docstring).
+AFTER_OPTIONAL = "none_failed"
 
 
 def interval_timetable(cron: str) -> CronDataIntervalTimetable:
@@ -62,15 +71,18 @@ def data_interval() -> tuple[datetime, datetime]:
     return ctx["data_interval_start"], ctx["data_interval_end"]
 
 
-@task
-def record_run() -> dict:
-    """The run summary of a run whose every task succeeded (the default trigger rule): a
-    `pipeline_runs` row and, when configured, a Pushgateway push (aiops.pipeline_runs). Its
-    push is what the "no successful hourly run in 3 hours" alert watches."""
+@task(trigger_rule=AFTER_OPTIONAL)
+def record_run(integrations: list[str] | None = None) -> dict:
+    """The run summary of a run none of whose tasks failed (a task skipped for an integration
+    that is not configured does not count as failed): a `pipeline_runs` row and, when
+    configured, a Pushgateway push (aiops.pipeline_runs). Its push is what the "no successful
+    hourly run in 3 hours" alert watches. ``integrations``: the optional ones the DAG uses
+    (traces, logs, github, llm); the row lists those not configured."""
     from aiops.airflow import tasks
 
     ctx = get_current_context()
     run = ctx["dag_run"]
     run_type = getattr(run.run_type, "value", run.run_type)
     start, end = data_interval()
-    return tasks.record_run(ctx["dag"].dag_id, start, end, run.start_date, str(run_type))
+    return tasks.record_run(ctx["dag"].dag_id, start, end, run.start_date, str(run_type),
+                            integrations or ())  # fmt: skip

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
@@ -73,23 +76,46 @@ def http_base_url(
     port: int | None,
     schema: str | None,
     extra: dict[str, Any],
+    *,
+    default_scheme: str = "http",
 ) -> str:
-    """An HTTP API's base URL from a Connection's fields: a full URL typed into the host wins;
-    otherwise scheme (conn_type http/https, else the `protocol` extra), host, port, and the
-    schema field as a path prefix."""
-    if not host:
+    """An HTTP API's base URL from a Connection's fields, built the same way for every hook.
+
+    The scheme: from a full URL typed into the host (``http://h``, or in a URI the encoded
+    ``http%3A%2F%2Fh``), else conn_type http/https, else the `protocol` extra, else
+    ``default_scheme`` (https for GitHub and Anthropic, http for the others). The port field
+    is kept (a port written in a typed URL wins); a path in the host (``ghe.example/api/v3``)
+    and then the schema field form the path prefix. Before, a typed URL or a non-http
+    conn_type lost the port: ``anthropic://:k@127.0.0.1:8080`` became ``https://127.0.0.1``.
+    """
+    if not host or not host.strip():
         raise ValueError(f"connection {conn_id} has no host")
-    if "://" in host:  # a full URL typed into the host field
-        return host.rstrip("/")
-    if conn_type in ("http", "https"):
-        scheme = conn_type
+    typed = host.strip()
+    if "://" in typed:
+        parts = urlsplit(typed)
+        scheme = parts.scheme.lower()
     else:
-        scheme = ConnectionExtras(conn_id, extra).text(
-            "protocol", "http", choices=("http", "https")
+        parts = urlsplit(f"//{typed}")
+        scheme = _scheme(conn_id, conn_type, extra, default_scheme)
+    if scheme not in ("http", "https"):
+        raise ValueError(
+            f"connection {conn_id}: host {typed!r}: the scheme must be http or https, got {scheme!r}"
         )
-    netloc = f"{host}:{port}" if port else host
-    path = f"/{schema.strip('/')}" if schema else ""
-    return f"{scheme}://{netloc}{path}"
+    try:
+        typed_port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"connection {conn_id}: host {typed!r}: {exc}") from exc
+    netloc = parts.netloc
+    if port and typed_port is None:
+        netloc = f"{netloc}:{port}"
+    path = "/".join(p.strip("/") for p in (parts.path, schema or "") if p.strip("/"))
+    return f"{scheme}://{netloc}" + (f"/{path}" if path else "")
+
+
+def _scheme(conn_id: str, conn_type: str | None, extra: dict[str, Any], default: str) -> str:
+    if conn_type in ("http", "https"):
+        return conn_type
+    return ConnectionExtras(conn_id, extra).text("protocol", default, choices=("http", "https"))
 
 
 class JaegerHook(BaseHook):
@@ -212,7 +238,8 @@ def log_source(log_format: str, es_conn_id: str = ElasticsearchHook.default_conn
 class GitHubHook(BaseHook):
     """`github_default`, laid out like the GitHub provider's connection: the token in the
     password field, the API base URL in host (empty: https://api.github.com; GitHub Enterprise
-    Server: https://ghe.example.com/api/v3).
+    Server: https://ghe.example.com/api/v3), with its port and schema (a path prefix) read as
+    every hook reads them (:func:`http_base_url`, https unless the host or `protocol` says).
 
     Extras: `timeout` (s), `attempts`, `max_wait` (s, the longest rate-limit wait before the
     run stops and the next run resumes), `min_write_interval` (s between writes, >= 1).
@@ -231,16 +258,19 @@ class GitHubHook(BaseHook):
     def tracker_settings(self, folder: Path) -> TrackerSettings:
         """Where the nightly files: the connection's token and API base (else GITHUB_TOKEN /
         GITHUB_API_URL), the dry-run ``folder``, and AIOPS_ISSUES_DRY_RUN."""
-        try:
-            conn = self.get_connection(self.github_conn_id)
-        except AirflowNotFoundException:
-            conn = None
+        conn = optional_connection(self.github_conn_id)
         extras = ConnectionExtras(self.github_conn_id, conn.extra_dejson if conn else {})
         token = (conn.password if conn else None) or extras.text("token", secret=True)
+        base_url = (
+            http_base_url(self.github_conn_id, conn.conn_type, conn.host, conn.port, conn.schema,
+                          conn.extra_dejson, default_scheme="https")
+            if conn is not None and conn.host
+            else os.environ.get("GITHUB_API_URL") or None
+        )  # fmt: skip
         return TrackerSettings(
             folder=folder,
             token=token or os.environ.get("GITHUB_TOKEN") or None,
-            base_url=(conn.host if conn else None) or os.environ.get("GITHUB_API_URL") or None,
+            base_url=base_url,
             dry_run=dry_run_requested(),
             token_source=f"{self.github_conn_id} or env",
             timeout=extras.seconds("timeout", 30.0, above=0),
@@ -263,9 +293,8 @@ def issue_tracker(github_conn_id: str = GitHubHook.default_conn_name) -> IssueTr
 
 def store_url(conn_id: str = "aiops_store") -> str:
     """The results store: Airflow connection `aiops_store`, else AIOPS_STORE_URL, else SQLite."""
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
+    conn = optional_connection(conn_id)
+    if conn is None:
         return resolve_store_url()
     return resolve_store_url(connection_url(conn.get_uri()))
 
@@ -282,7 +311,8 @@ def connection_url(uri: str) -> str:
 
 class AnthropicHook(BaseHook):
     """`anthropic_default`: the API key in the password field, an optional base URL in host
-    (a gateway or proxy in front of the API). Without the connection, ANTHROPIC_API_KEY and
+    (a gateway or proxy in front of the API; port, schema and scheme read as every hook reads
+    them, https by default). Without the connection, ANTHROPIC_API_KEY and
     ANTHROPIC_BASE_URL are read from the environment. Timeouts, retries and the budget are
     the catalog's `llm:` section, not the connection's."""
 
@@ -297,12 +327,89 @@ class AnthropicHook(BaseHook):
 
     def get_conn(self) -> tuple[str | None, str | None]:
         """(api key or None, base URL or None); the gateway makes the client."""
-        try:
-            conn = self.get_connection(self.anthropic_conn_id)
-        except AirflowNotFoundException:
-            conn = None
+        conn = optional_connection(self.anthropic_conn_id)
         key = (conn.password if conn else None) or os.environ.get("ANTHROPIC_API_KEY") or None
-        base = (conn.host if conn else None) or os.environ.get("ANTHROPIC_BASE_URL") or None
+        if conn is not None and conn.host:
+            return key, http_base_url(
+                self.anthropic_conn_id, conn.conn_type, conn.host, conn.port, conn.schema,
+                conn.extra_dejson, default_scheme="https",
+            )  # fmt: skip
+        base = os.environ.get("ANTHROPIC_BASE_URL") or None
         if base and "://" not in base:
             base = f"https://{base}"
         return key, base
+
+
+def optional_connection(conn_id: str) -> Any | None:
+    """Airflow connection ``conn_id``, or None when it is not defined (anywhere Airflow
+    looks: environment, secrets backend, metadata database)."""
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+
+
+# --- which optional integrations are configured ----------------------------------------------
+#
+# Only Prometheus is required. Each function below answers "why is this integration not
+# configured?" with a message for the task log and the run summary, or None when it is. The
+# tasks skip (traces, logs) or fall back (GitHub: dry-run files; LLM: rule-based text) on it.
+
+
+def traces_not_configured(jaeger_conn_id: str = JaegerHook.default_conn_name) -> str | None:
+    """Why the trace analysis cannot run (no Jaeger connection, no exported files), or None."""
+    if os.environ.get(TRACES_DIR_ENV) or optional_connection(jaeger_conn_id) is not None:
+        return None
+    return f"traces not configured: no {jaeger_conn_id} connection and {TRACES_DIR_ENV} unset"
+
+
+def logs_not_configured(es_conn_id: str = ElasticsearchHook.default_conn_name) -> str | None:
+    """Why log mining cannot run (no Elasticsearch connection, no log files), or None."""
+    if os.environ.get(LOGS_DIR_ENV) or optional_connection(es_conn_id) is not None:
+        return None
+    return f"logs not configured: no {es_conn_id} connection and {LOGS_DIR_ENV} unset"
+
+
+def github_not_configured(github_conn_id: str = GitHubHook.default_conn_name) -> str | None:
+    """Why issues go to dry-run files instead of GitHub (no token anywhere), or None. Filing
+    still runs without it: this only says where the issues land."""
+    folder = aiops_home() / "issues"
+    if GitHubHook(github_conn_id).tracker_settings(folder).token:
+        return None
+    return (
+        f"github not configured: no token in the {github_conn_id} connection and GITHUB_TOKEN "
+        f"unset; issues are written as files under {folder}"
+    )
+
+
+def llm_not_configured(anthropic_conn_id: str = AnthropicHook.default_conn_name) -> str | None:
+    """Why narratives are rule-based (no API key anywhere), or None. Narration still runs."""
+    key, _ = AnthropicHook(anthropic_conn_id).get_conn()
+    if key:
+        return None
+    return (
+        f"llm not configured: no key in the {anthropic_conn_id} connection and "
+        "ANTHROPIC_API_KEY unset; narratives are rule-based"
+    )
+
+
+#: The optional integrations by the name the run summary lists them under.
+OPTIONAL_INTEGRATIONS: Mapping[str, Callable[[], str | None]] = MappingProxyType(
+    {
+        "traces": traces_not_configured,
+        "logs": logs_not_configured,
+        "github": github_not_configured,
+        "llm": llm_not_configured,
+    }
+)
+
+
+def integrations_not_configured(names: Iterable[str]) -> dict[str, str]:
+    """Of the optional integrations ``names``, those not configured, each with the reason."""
+    unknown = sorted(set(names) - set(OPTIONAL_INTEGRATIONS))
+    if unknown:
+        raise ValueError(
+            f"unknown integration(s) {', '.join(unknown)}; known: {', '.join(OPTIONAL_INTEGRATIONS)}"
+        )
+    reasons = {name: OPTIONAL_INTEGRATIONS[name]() for name in names}
+    return {name: reason for name, reason in reasons.items() if reason is not None}

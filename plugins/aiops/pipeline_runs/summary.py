@@ -14,16 +14,24 @@ Airflow's own metadata database already records each run's start and end.
 
 Which parts a DAG's summary counts (:data:`DAG_PARTS`) follows what the DAG writes, so the
 pushed figures of one DAG never show another DAG's work; a part not counted is ``None``
-(NULL in the table, no metric pushed). Counts that other runs can still change, as the
-store keeps only the newest state of some rows:
+(NULL in the table, no metric pushed).
 
-* ``predictions`` counts prediction rows *still stored* from the run ending at ``end``: the
-  next hourly run replaces the overlap, so the count falls once later runs exist (the
-  distinct ``predicted_series`` does not, while the next run comes within the horizon);
-* ``llm_*`` are the whole data day's figures (every run charged to that day), and
-  ``llm_usage`` is an audit that only grows;
-* ``events`` are events overlapping the interval as stored now; a later hour extending an
-  event changes its end, not whether it overlaps.
+A late rerun of an hour leaves its summary as it was, although the store keeps only the
+newest state of some rows:
+
+* ``events`` are read from the snapshots the run itself stored (``anomaly_event_snapshots``
+  ``as_of`` its end), so a later hour extending an event changes nothing here;
+* ``predictions`` / ``predicted_series`` count the forecasts made at ``end`` for targets up
+  to ``end + (end - start)``: the next hourly run forecasts from there on and replaces every
+  later target (``upsert(newer="generated_at")``), and a rerun of the hour cannot put those
+  back. Counting every row generated at ``end`` gave the whole horizon on the first run and
+  only its first hour on a rerun after the next hour had run.
+
+Counts other runs can still change: ``llm_*`` are the whole data day's figures (every run
+charged to that day), and ``llm_usage`` is an audit that only grows.
+
+``not_configured`` lists the optional integrations (traces, logs, github, llm) the run went
+without: the DAG passes them in (``aiops.airflow.hooks`` decides), they are not counted.
 
 Every count is an aggregate query bounded by the interval (``COUNT``, ``SUM``, ``MAX`` with
 the interval's filters in the ``WHERE``): an hourly summary never reads a table's history
@@ -104,6 +112,9 @@ PART_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 
+#: The column listing the optional integrations a run went without (a JSON list of names).
+NOT_CONFIGURED = "not_configured"
+
 #: LLM cost is a float sum; rounded so the summation order cannot change a rerun's row.
 COST_DECIMALS = 6
 
@@ -128,10 +139,12 @@ def run_summary(
     end: datetime,
     *,
     parts: Iterable[str] | None = None,
+    not_configured: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The ``pipeline_runs`` row of ``dag_id``'s run over ``[start, end)``, counted from the
     store (nothing is written). ``start`` / ``end`` are the Airflow data interval (aware
-    datetimes). Columns of parts not counted are None; see the module docstring."""
+    datetimes). Columns of parts not counted are None; ``not_configured`` names the optional
+    integrations the run went without (sorted). See the module docstring."""
     start, end = _interval(dag_id, start, end)
     chosen = parts_for(dag_id, parts)
     row: dict[str, Any] = {
@@ -139,6 +152,7 @@ def run_summary(
         "interval_start": start,
         "interval_end": end,
         "parts": list(chosen),
+        NOT_CONFIGURED: sorted(set(not_configured)),
     }
     row |= {column: None for part in PARTS for column in PART_COLUMNS[part]}
     counter = _Counter(store, f"run summary of {dag_id} [{_iso(start)}, {_iso(end)})")
@@ -155,17 +169,19 @@ def store_run_summary(
     end: datetime,
     *,
     parts: Iterable[str] | None = None,
+    not_configured: Iterable[str] = (),
 ) -> dict[str, Any]:
     """:func:`run_summary`, upserted into ``pipeline_runs`` (a rerun of the interval replaces
-    its row); returns the row."""
-    row = run_summary(store, dag_id, start, end, parts=parts)
-    store.upsert(TABLE, [row])
+    its row); returns the row as stored, with the optional integrations it went without."""
+    row = run_summary(store, dag_id, start, end, parts=parts, not_configured=not_configured)
     logger.info("%s", summary_line(row))
+    store.upsert(TABLE, [row])
     return row
 
 
 def summary_line(row: Mapping[str, Any]) -> str:
-    """One line for a task log: the DAG, the interval and every counted figure."""
+    """One line for a task log: the DAG, the interval, every counted figure, and the optional
+    integrations the run went without (``not configured: logs, traces``), when any."""
     figures = [
         f"{column}={_shown(row[column])}"
         for part in row["parts"]
@@ -173,7 +189,9 @@ def summary_line(row: Mapping[str, Any]) -> str:
         if column in row
     ]
     interval = f"[{_iso(row['interval_start'])}, {_iso(row['interval_end'])})"
-    return f"{row['dag_id']} {interval}: " + (", ".join(figures) or "nothing counted")
+    line = f"{row['dag_id']} {interval}: " + (", ".join(figures) or "nothing counted")
+    missing = row.get(NOT_CONFIGURED) or []
+    return line + (f"; not configured: {', '.join(missing)}" if missing else "")
 
 
 # --- the parts ----------------------------------------------------------------------------
@@ -227,12 +245,19 @@ def _events(counter: _Counter, start: datetime, end: datetime) -> dict[str, Any]
 def _predictions(counter: _Counter, start: datetime, end: datetime) -> dict[str, Any]:
     alerts = counter.table("predictive_alerts")
     predictions = counter.table("predictions")
-    made_at_end = predictions.c.generated_at == end
+    # Only the targets no later run replaces (see the module docstring): up to where the
+    # next hourly run, whose origin is end + (end - start), takes over.
+    made_at_end = (
+        predictions.c.generated_at == end,
+        predictions.c.target_time <= end + (end - start),
+    )
     newest = counter.newest(predictions, "generated_at", predictions.c.generated_at <= end)
     return {
         "predictive_alerts": counter.count(alerts, alerts.c.generated_at == end),
-        "predictions": counter.count(predictions, made_at_end),
-        "predicted_series": counter.count(predictions, made_at_end, distinct=("service", "metric")),
+        "predictions": counter.count(predictions, *made_at_end),
+        "predicted_series": counter.count(
+            predictions, *made_at_end, distinct=("service", "metric")
+        ),
         "prediction_newest_at": newest,
         # data time: how old the newest forecast was when this interval ended; it grows
         # run after run while runs produce none

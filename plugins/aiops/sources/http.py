@@ -19,7 +19,9 @@ Each client used to carry the same plumbing; it lives here once, so a client is 
   the hooks :meth:`JsonHttpClient.status_error`, :meth:`~JsonHttpClient.unavailable_error`,
   :meth:`~JsonHttpClient.describe_status` and :meth:`~JsonHttpClient.error_text` let a
   subclass say it in its API's words (Prometheus's ``errorType``, Jaeger's ``errors[].msg``)
-  and raise its own classes (``error_class`` / ``unavailable_class``).
+  and raise its own classes (``error_class`` / ``unavailable_class``, and ``rejected_class``
+  for a 4xx other than 408 and 429: the request itself is wrong, so a client that sets it to
+  a :class:`aiops.errors.PermanentError` subclass makes the task fail without retries).
 
 What each client keeps: reading its envelope once the body is JSON (Prometheus's
 ``{"status": "success"}``, Jaeger's ``{"data": [...], "errors": [...]}``).
@@ -96,6 +98,8 @@ class JsonHttpClient:
     api_name: ClassVar[str] = "HTTP API"
     error_class: ClassVar[type[Exception]] = HttpApiError
     unavailable_class: ClassVar[type[Exception]] = HttpApiUnavailable
+    #: The class for a 4xx other than 408 / 429 (None: ``error_class``).
+    rejected_class: ClassVar[type[Exception] | None] = None
 
     def __init__(
         self,
@@ -203,7 +207,8 @@ class JsonHttpClient:
     def status_error(self, call: HttpCall, response: requests.Response) -> Exception:
         """The error for a status that is not 2xx and was not retried (or not retryable).
 
-        5xx is :meth:`unavailable_error` after one attempt; 401/403 hint at the credentials.
+        5xx is :meth:`unavailable_error` after one attempt; 401/403 hint at the credentials; a
+        4xx other than 408 (timeout) and 429 (overloaded) is ``rejected_class`` when set.
         Subclasses map their API's "bad query" statuses first, then call this.
         """
         status = response.status_code
@@ -212,7 +217,10 @@ class JsonHttpClient:
                 call, 1, f"{self.describe_status(response)} (not retried)"
             )
         hint = " (check the credentials)" if status in (401, 403) else ""
-        return self.error_class(f"{call.where}: HTTP {status}{hint}: {self.error_text(response)}")
+        error_class = self.error_class
+        if self.rejected_class is not None and is_rejection(status):
+            error_class = self.rejected_class
+        return error_class(f"{call.where}: HTTP {status}{hint}: {self.error_text(response)}")
 
     def unavailable_error(self, call: HttpCall, attempts: int, last_error: str) -> Exception:
         """The error once ``attempts`` attempts failed, the last with ``last_error``."""
@@ -230,4 +238,18 @@ class JsonHttpClient:
         return excerpt(response.text)
 
 
-__all__ = ["HttpApiError", "HttpApiUnavailable", "HttpCall", "JsonHttpClient", "JsonReply"]
+def is_rejection(status: int) -> bool:
+    """True for a 4xx that says the request itself is wrong (bad query, unknown path, missing
+    credentials): the same request fails again. 408 (request timeout) and 429 (too many
+    requests) are about the moment, not the request."""
+    return 400 <= status < 500 and status not in (408, 429)
+
+
+__all__ = [
+    "HttpApiError",
+    "HttpApiUnavailable",
+    "HttpCall",
+    "JsonHttpClient",
+    "JsonReply",
+    "is_rejection",
+]

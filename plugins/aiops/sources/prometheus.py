@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import requests
 
+from aiops.errors import PermanentError
 from aiops.retry import excerpt, redact_url
 from aiops.sources.http import HttpCall, JsonHttpClient
 
@@ -38,7 +39,13 @@ class PrometheusError(Exception):
     """Anything that went wrong talking to Prometheus."""
 
 
-class PrometheusQueryError(PrometheusError):
+class PrometheusRejected(PrometheusError, PermanentError):
+    """Prometheus refused the request with a 4xx other than 408 / 429 (a wrong path or
+    credentials, a bad query): sending it again gets the same answer, so neither this client
+    nor the Airflow task retries it."""
+
+
+class PrometheusQueryError(PrometheusRejected):
     """Prometheus rejected the query (HTTP 400 bad_data / 422 execution). Never retried."""
 
 
@@ -77,6 +84,7 @@ class PrometheusClient(JsonHttpClient):
     api_name = "Prometheus"
     error_class = PrometheusError
     unavailable_class = PrometheusUnavailable
+    rejected_class = PrometheusRejected
 
     def __init__(
         self,
@@ -338,6 +346,7 @@ __all__ = [
     "PrometheusClient",
     "PrometheusError",
     "PrometheusQueryError",
+    "PrometheusRejected",
     "PrometheusUnavailable",
     "RangeResult",
     "RangeSeries",

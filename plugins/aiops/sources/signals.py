@@ -16,13 +16,15 @@ from typing import Protocol
 
 import pandas as pd
 
+from aiops.errors import PermanentError
 from aiops.sources.prometheus import PrometheusClient
 
 log = logging.getLogger(__name__)
 
 
-class SourceError(RuntimeError):
-    """A source answered, but not with something we can use; the message says what and where."""
+class SourceError(PermanentError, RuntimeError):
+    """A source answered, but not with something we can use; the message says what and where.
+    Asking again gets the same answer, so it is never retried."""
 
 
 @dataclass(frozen=True)

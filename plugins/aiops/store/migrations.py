@@ -25,6 +25,7 @@ from aiops.store.schema import (
     anomaly_event_snapshots,
     anomaly_events,
     metadata,
+    pipeline_runs,
     schema_version,
 )
 
@@ -60,9 +61,16 @@ def _anomaly_event_snapshots(conn: Connection) -> None:
     conn.execute(anomaly_event_snapshots.insert().from_select(names, select(*events.columns)))
 
 
+def _runs_not_configured(conn: Connection) -> None:
+    """v3: `pipeline_runs.not_configured`, the optional integrations a run went without
+    (runs stored before say nothing: None)."""
+    add_column(conn, "pipeline_runs", Column("not_configured", pipeline_runs.c.not_configured.type))
+
+
 # Ordered, oldest first; version 1 is the schema as first created.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "anomaly events: as_of and per-run snapshots", _anomaly_event_snapshots),
+    Migration(3, "pipeline_runs: not_configured", _runs_not_configured),
 )
 
 

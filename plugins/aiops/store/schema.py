@@ -450,10 +450,13 @@ pipeline_runs = Table(
     Column("events_started", Integer),  # ... of which started inside it
     Column("no_data_events", Integer),  # "no data" events overlapping the interval
     Column("predictive_alerts", Integer),  # predictive_alerts generated at the interval end
-    Column("predictions", Integer),  # prediction rows still stored from the interval end
+    Column(
+        "predictions", Integer
+    ),  # forecasts made at the interval end for targets up to end + (end - start)
     Column("predicted_series", Integer),  # distinct (service, metric) among them
     Column("prediction_newest_at", UTCDateTime),  # newest generated_at at or before the end
     Column("prediction_staleness_seconds", Float),  # end - prediction_newest_at
+    Column("not_configured", JSONList),  # optional integrations the run went without, e.g. ["logs"]
     Column("incidents", Integer),  # incident rows of the interval
     Column("open_incidents", Integer),
     Column("findings", Integer),  # findings rows of the interval (every source)

@@ -1,0 +1,43 @@
+"""Which failures are worth retrying.
+
+A rejected query, a query that returns three series where one was meant, or a catalog that
+does not parse fail the same way on every attempt; retrying them for minutes only delays the
+message. Transient ones (a server down, a timeout) deserve the orchestrator's retries. Domain
+code raises :class:`PermanentError` (or a subclass) for the first kind; the Airflow layer
+turns it into a failure without retries (:func:`is_permanent`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class PermanentError(Exception):
+    """Retrying cannot fix this: the same input fails the same way every time."""
+
+
+class ServicesFailed(Exception):
+    """Some services of a shard failed; the others' results are stored already.
+
+    Raised after the whole shard ran, so one failing service never costs its shard-mates.
+    Permanent only when every failure is: one transient failure is worth a retry of the
+    shard (the work is idempotent, the services that succeeded rewrite the same rows).
+    """
+
+    def __init__(self, step: str, failures: Mapping[str, BaseException]) -> None:
+        self.step = step
+        self.failures = dict(failures)
+        lines = "; ".join(f"{svc}: {exc}" for svc, exc in sorted(self.failures.items()))
+        super().__init__(f"{step}: {len(self.failures)} service(s) failed: {lines}")
+
+    @property
+    def permanent(self) -> bool:
+        return all(is_permanent(exc) for exc in self.failures.values())
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True when retrying cannot help: a :class:`PermanentError`, or services that all failed
+    permanently."""
+    if isinstance(exc, ServicesFailed):
+        return exc.permanent
+    return isinstance(exc, PermanentError)
