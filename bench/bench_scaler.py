@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
 import grpc  # noqa: E402
 
-from aiops.catalog import SIGNAL_NAMES, load_catalog  # noqa: E402
+from aiops.catalog import KNOWN_SIGNALS, load_catalog  # noqa: E402
 from aiops.scaler import ScalerConfig, start_scaler  # noqa: E402
 from aiops.scaler.proto import load_stubs  # noqa: E402
 from aiops.store import Store  # noqa: E402
@@ -56,7 +56,7 @@ def write_predictions(url: str) -> int:
     catalog = load_catalog()
     rows = []
     for s, service in enumerate(catalog.services):
-        for m, metric in enumerate(SIGNAL_NAMES):
+        for m, metric in enumerate(KNOWN_SIGNALS):
             for k in range(72):
                 value = 10.0 * (s + 1) + m + 0.5 * k
                 rows.append(
@@ -86,7 +86,7 @@ def request_metadata() -> list[dict[str, str]]:
     for name, service in catalog.services.items():
         if service.scaling is None:
             continue
-        for metric in SIGNAL_NAMES:
+        for metric in KNOWN_SIGNALS:
             md = {"scalerAddress": "aiops-scaler:9090", "service": name, "metric": metric}
             if metric != service.scaling.metric:
                 md["targetValue"] = "1"

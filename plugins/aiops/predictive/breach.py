@@ -44,6 +44,7 @@ class Breach:
     earliest: datetime  # the interval's upper end crosses (== origin when already breached)
     latest: datetime | None  # the lower end's crossing (None: not within the horizon)
     level: float = 0.8  # the forecast interval's coverage
+    unit: str | None = None  # the catalog's unit of the signal, for the message
 
     @property
     def already(self) -> bool:
@@ -57,8 +58,12 @@ class Breach:
 
     def message(self) -> str:
         what = f"{self.service} {SIGNAL_WORDS.get(self.signal, self.signal)}"
-        limit = f"its limit {format_value(self.signal, self.threshold)}"
-        now = "" if self.observed is None else f"; now {format_value(self.signal, self.observed)}"
+        limit = f"its limit {format_value(self.signal, self.threshold, self.unit)}"
+        now = (
+            ""
+            if self.observed is None
+            else f"; now {format_value(self.signal, self.observed, self.unit)}"
+        )
         pct = f"{self.level:.0%}"
         if self.already:
             return f"{what} is at or above {limit}{now}"
@@ -148,6 +153,7 @@ def time_to_breach(
     origin: datetime,
     observed: float | None = None,
     level: float = 0.8,
+    unit: str | None = None,
 ) -> Breach | None:
     """The breach the forecast (columns mean, lower, upper; index target times after
     `origin`) predicts for `threshold`, or None when even the interval's upper end stays
@@ -158,9 +164,8 @@ def time_to_breach(
     times = pd.DatetimeIndex(forecast.index)
     start = (origin, observed) if observed is not None else None
     if observed is not None and math.isfinite(observed) and observed >= threshold:
-        return Breach(
-            service, signal, threshold, origin, horizon, observed, origin, origin, origin, level
-        )
+        return Breach(service, signal, threshold, origin, horizon, observed, origin, origin,
+                      origin, level, unit)  # fmt: skip
     earliest = first_crossing(times, forecast["upper"].to_numpy(), threshold, start)
     if earliest is None:
         return None
@@ -175,4 +180,5 @@ def time_to_breach(
         earliest=earliest,
         latest=first_crossing(times, forecast["lower"].to_numpy(), threshold, start),
         level=level,
+        unit=unit,
     )

@@ -10,6 +10,16 @@ a backfill predicts with the model the live run had) forecasts every signal from
 interval's end, the origin. Out of that come the `predictions` rows (every signal; desired
 replicas for the scaling metric) and the `predictive_alerts` rows (signals with an SLO
 threshold whose forecast crosses it within the horizon). Nothing reads the wall clock.
+
+A forecast is as fresh as the data it was made from: every prediction row carries
+`observed_at`, the newest observed (non-NaN) point of its series, and the scaler measures
+age from it. A signal whose newest point is older than `max_input_age` (2 hours: two runs of
+the hourly DAG) before the origin gets no prediction and no alert this hour, only a note and
+the `stale_inputs` total: a forecast from data that ended hours ago must not be served as
+this hour's, and the rows the last fresh run stored age out in the scaler on their own.
+
+One service's failure never costs its shard-mates: each service runs on its own, what
+succeeded is stored, and :class:`aiops.errors.ServicesFailed` names the failures at the end.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from aiops.catalog import Catalog, Scaling
+from aiops.errors import ServicesFailed
 from aiops.forecast import ForecastConfig, ForecastError, ForecastSet
 from aiops.forecast.config import CANDIDATES
 from aiops.metrics.frames import fetch_validated, service_frame, signal_bounds, window_grid
@@ -36,6 +47,7 @@ from aiops.quality import FrameVerdict, quarantine
 from aiops.settings import forecast_candidates
 from aiops.sources.signals import SignalSource
 from aiops.store import Store
+from aiops.units import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +58,18 @@ def _default_forecast() -> ForecastConfig:
     return ForecastConfig(log_signals=("request_rate",), candidates=forecast_candidates(CANDIDATES))
 
 
+# How old the newest observed point of a series may be, before the origin, for the hourly run
+# to forecast from it: two runs of the hourly DAG, the scaler's default max_age.
+MAX_INPUT_AGE = timedelta(hours=2)
+
+
 @dataclass(frozen=True)
 class PredictionSettings:
+    """``max_input_age``: a series whose newest observed point is older than this before the
+    origin is not forecast (counted in ``stale_inputs``)."""
+
     forecast: ForecastConfig = field(default_factory=_default_forecast)
+    max_input_age: timedelta = MAX_INPUT_AGE
 
 
 @dataclass
@@ -61,6 +82,7 @@ class PredictionOutcome:
     verdicts: list[FrameVerdict] = field(default_factory=list)
     model: ModelMeta | None = None
     notes: list[str] = field(default_factory=list)
+    stale_inputs: list[str] = field(default_factory=list)  # signals whose data ended too early
 
     @property
     def quarantined(self) -> list[FrameVerdict]:
@@ -151,6 +173,12 @@ def predict_service(
         outcome.notes.append("no signal passed the checks; no predictions this hour")
         return outcome
     step = timedelta(seconds=catalog.defaults.step)
+    for signal, why in stale_signals(good, end, settings.max_input_age).items():
+        del good[signal]
+        outcome.stale_inputs.append(signal)
+        outcome.notes.append(f"{service}:{signal}: {why}; no prediction this hour")
+    if not good:
+        return outcome
     history = service_frame(service, good, window_grid(history_start, end, step))
     paths = forecasts.predict(history, end, bounds=signal_bounds(catalog, service, good))
 
@@ -179,6 +207,7 @@ def predict_service(
                 end,
                 observed,
                 level=settings.forecast.level,
+                unit=catalog.signal(service, signal).unit,
             )
             if breach is not None:
                 log.info("%s: %s", service, breach.message())
@@ -194,26 +223,74 @@ def predict_services(
     start: datetime,
     end: datetime,
     registry: ModelRegistry,
+    settings: PredictionSettings | None = None,
 ) -> dict[str, int]:
     """The hourly prediction step: each service forecast from ``end``, its predictions (which
-    the KEDA scaler serves) and predictive alerts upserted, failed frames quarantined; one
-    service after another, so a failure keeps what the services before it stored."""
-    totals = {"services": 0, "predictions": 0, "alerts": 0, "quarantined": 0, "unpredicted": 0}
+    the KEDA scaler serves) and predictive alerts upserted, its quarantine rows of the
+    interval replaced by this run's verdicts.
+
+    Services run one after another, each on its own: a service that fails (its query, its
+    model, its writes) is logged and the next one runs; after the last,
+    :class:`~aiops.errors.ServicesFailed` names every failure, with the others' rows stored.
+    Totals: ``stale_inputs`` counts signals not forecast because their data ended more than
+    ``max_input_age`` before ``end``; ``failed`` the services that raised.
+    """
+    settings = settings or PredictionSettings()
+    totals = {
+        "services": 0,
+        "predictions": 0,
+        "alerts": 0,
+        "quarantined": 0,
+        "unpredicted": 0,
+        "stale_inputs": 0,
+        "failed": 0,
+    }
     services = list(services)
+    failures: dict[str, BaseException] = {}
     for service in services:
-        outcome = predict_service(source, catalog, service, start, end, registry)
-        # a backfilled hour never replaces what a newer hour predicted for the same time
-        store.upsert("predictions", outcome.predictions, newer="generated_at")
-        store.upsert("predictive_alerts", outcome.alerts)
-        totals["quarantined"] += quarantine(store, outcome.quarantined, start, end)
+        try:
+            outcome = predict_service(source, catalog, service, start, end, registry, settings)
+            # a backfilled hour never replaces what a newer hour predicted for the same time
+            store.upsert("predictions", outcome.predictions, newer="generated_at")
+            store.upsert("predictive_alerts", outcome.alerts)
+            totals["quarantined"] += quarantine(store, outcome.verdicts, start, end)
+        except Exception as exc:  # one service's failure must not cost its shard-mates
+            log.error("%s: prediction failed: %s", service, exc, exc_info=True)
+            failures[service] = exc
+            totals["failed"] += 1
+            continue
         totals["services"] += 1
         totals["predictions"] += len(outcome.predictions)
         totals["alerts"] += len(outcome.alerts)
         totals["unpredicted"] += 0 if outcome.predictions else 1
+        totals["stale_inputs"] += len(outcome.stale_inputs)
         for note in outcome.notes:
             log.warning("%s: %s", service, note)
     log.info("forecast from %s, shard %s: %s", end.isoformat(), services, totals)
+    if failures:
+        raise ServicesFailed("predict", failures)
     return totals
+
+
+def stale_signals(
+    series: dict[str, pd.Series], origin: datetime, limit: timedelta
+) -> dict[str, str]:
+    """Signals whose newest observed (non-NaN) point is more than ``limit`` before ``origin``,
+    each with why: a forecast from them would be presented as this hour's."""
+    stale: dict[str, str] = {}
+    for signal, values in series.items():
+        observed = values.dropna()
+        if observed.empty:
+            stale[signal] = "no observed point in the history"
+            continue
+        newest = observed.index.max().to_pydatetime()
+        if origin - newest > limit:
+            age = format_duration((origin - newest).total_seconds())
+            stale[signal] = (
+                f"newest observed point {newest.isoformat()} is {age} before the origin "
+                f"{origin.isoformat()} (limit {format_duration(limit.total_seconds())})"
+            )
+    return stale
 
 
 def _last_observation(series: pd.Series) -> tuple[datetime | None, float | None]:

@@ -1,9 +1,10 @@
 """The data-quality gate: great-expectations suites that decide whether a frame may be used.
 
 A metric frame that fails its suite (timestamps out of order or duplicated, gaps beyond the
-tolerance, non-finite or physically impossible values, too few points for the stage) is
+tolerance, infinite, out-of-bounds or implausible values, too few points for the stage) is
 quarantined in the store with its validation report and counted in the run summary; it is
-neither silently dropped nor silently used.
+neither silently dropped nor silently used. NaN (Prometheus' 0/0, no traffic) is a step
+without a value, counted in the verdict, not a bad value.
 """
 
 from aiops.quality.metric_frames import (

@@ -46,8 +46,9 @@ class ScalerConfig:
     - ``catalog``: the service catalog (None: :func:`aiops.catalog.load_catalog`).
     - ``host``/``port``: where gRPC listens; port 0 picks a free port. ``http_port`` likewise
       for the JSON/metrics endpoint; None serves no HTTP.
-    - ``max_age``: a forecast generated longer ago than this is stale and not served; the DAG
-      runs hourly, so two hours means one missed run is tolerated.
+    - ``max_age``: a forecast whose data (the newest observed point it was made from) is
+      older than this is stale and not served; the DAG runs hourly, so two hours means one
+      missed run is tolerated.
     - ``refresh``: how often the in-memory snapshot is re-read from the store.
     - ``lookback``: how far before now the snapshot reads rows; an observed load older than
       this is not served either, the safe value is.

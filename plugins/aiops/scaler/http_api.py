@@ -114,6 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
             "lead_time_seconds": query.lead_seconds,
             "target_time": _iso(answer.target_time),
             "generated_at": None if answer.generated_at is None else _iso(answer.generated_at),
+            "observed_until": (
+                None if answer.observed_until is None else _iso(answer.observed_until)
+            ),
             "age_seconds": answer.age_seconds,
             "max_age_seconds": core.config.max_age,
         }

@@ -114,13 +114,15 @@ class _FreshnessCollector(Collector):
         now = self._now().timestamp()
         age = GaugeMetricFamily(
             "aiops_scaler_prediction_age_seconds",
-            "Seconds since the newest forecast run the scaler holds for a series was generated.",
+            "Seconds since the newest observed point behind the forecasts the scaler holds for "
+            "a series (the data's age, not the run's).",
             labels=["service", "metric"],
         )
         stale = GaugeMetricFamily(
             "aiops_scaler_prediction_stale",
-            "1 when a series' newest forecast is older than max_age or missing (fallbacks are "
-            "served), else 0. Covers every scalable service's scaling metric.",
+            "1 when the data behind a series' newest forecast is older than max_age, or there "
+            "is none (fallbacks are served), else 0. Covers every scalable service's scaling "
+            "metric.",
             labels=["service", "metric"],
         )
         keys = sorted(set(snapshot.series) | set(self._expected))
@@ -129,7 +131,7 @@ class _FreshnessCollector(Collector):
             if series is None:
                 stale.add_metric([service, metric], 1.0)
                 continue
-            seconds = now - series.newest_generated
+            seconds = now - series.newest_observed
             age.add_metric([service, metric], seconds)
             stale.add_metric([service, metric], 1.0 if seconds > self._max_age else 0.0)
         yield age

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aiops.catalog import SIGNAL_NAMES, Catalog
+from aiops.catalog import Catalog
 from aiops.predictive.scaling import desired_replicas
 from aiops.scaler.config import ScalerConfig
 from aiops.units import format_duration, parse_duration_seconds
@@ -85,9 +85,10 @@ def parse_query(
         )
 
     metric = metadata.get("metric", "").strip() or scaling.metric
-    if metric not in SIGNAL_NAMES:
+    known = metric_names(catalog, service)
+    if metric not in known:
         raise MetadataError(
-            where, "metric", metric, f"unknown metric {metric!r} (known: {', '.join(SIGNAL_NAMES)})"
+            where, "metric", metric, f"unknown metric {metric!r} (known: {', '.join(known)})"
         )
 
     lead = _lead_seconds(metadata.get("leadTime"), scaling.lead_time, config.horizon, where)
@@ -128,6 +129,11 @@ def parse_query(
         max_replicas=scaling.max_replicas,
         safe_value=safe * target,
     )
+
+
+def metric_names(catalog: Catalog, service: str) -> tuple[str, ...]:
+    """The signals of ``service`` a trigger may name: the one place the scaler lists them."""
+    return tuple(catalog.signals_of(service))
 
 
 def _lead_seconds(raw: str | None, default: float, horizon: float, where: str) -> float:

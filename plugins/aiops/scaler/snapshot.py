@@ -29,12 +29,19 @@ _LOOKAHEAD_MARGIN = timedelta(hours=1)
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """One (service, metric): forecast rows ordered by target time, times as epoch seconds."""
+    """One (service, metric): forecast rows ordered by target time, times as epoch seconds.
+
+    ``observed_until`` is, per row, the newest observed point of the data its forecast was
+    made from (the row's ``observed_at``): what a forecast's age is measured from. A row
+    written before rows carried it falls back to its ``generated_at``.
+    """
 
     targets: tuple[float, ...]
     values: tuple[float, ...]  # scaling_value where the row has one, else the mean forecast
     generated: tuple[float, ...]
+    observed_until: tuple[float, ...]
     newest_generated: float
+    newest_observed: float  # the freshest data behind any row
     observed: float | None  # the newest generation's last observed value: the stale fallback
     observed_at: float | None
 
@@ -68,6 +75,7 @@ def _series(rows: list[Mapping[str, Any]]) -> Series:
         if with_observed
         else None
     )
+    observed_until = tuple(data_end(r) for r in rows)
     return Series(
         targets=tuple(r["target_time"].timestamp() for r in rows),
         values=tuple(
@@ -75,7 +83,9 @@ def _series(rows: list[Mapping[str, Any]]) -> Series:
             for r in rows
         ),
         generated=tuple(r["generated_at"].timestamp() for r in rows),
+        observed_until=observed_until,
         newest_generated=max(r["generated_at"] for r in rows).timestamp(),
+        newest_observed=max(observed_until),
         observed=None if observed_row is None else float(observed_row["observed"]),
         observed_at=(
             None
@@ -83,6 +93,13 @@ def _series(rows: list[Mapping[str, Any]]) -> Series:
             else observed_row["observed_at"].timestamp()
         ),
     )
+
+
+def data_end(row: Mapping[str, Any]) -> float:
+    """Epoch seconds of the newest observed point behind a prediction row: its
+    ``observed_at``, or its ``generated_at`` for a row stored before rows carried one."""
+    stamp = row["observed_at"] if row.get("observed_at") is not None else row["generated_at"]
+    return stamp.timestamp()
 
 
 def read_prediction_rows(

@@ -90,15 +90,16 @@ def test_clean_frame_passes() -> None:
     assert unbounded.ok, unbounded.reasons
 
 
-def test_nan_and_inf_fail_naming_count_and_first_timestamp() -> None:
+def test_infinity_fails_naming_count_value_and_first_timestamp() -> None:
     values = _clean()
-    values[[14, 20]] = np.nan
+    values[[14, 20]] = np.nan  # no value at two steps: counted, not a failure
     values[40] = np.inf
     verdict = _check(_minutes(values))
     assert not verdict.ok
     assert verdict.reasons == [
-        "cart/memory: 3 non-finite values (first at 2026-10-31T22:14:00Z)"
+        "cart/memory: 1 infinite value: inf (first at 2026-10-31T22:40:00Z)"
     ], verdict.reasons
+    assert (verdict.nan_points, verdict.implausible) == (2, 1)
     # the report is strict JSON even though GE saw an infinity among the values
     json.dumps(verdict.report, allow_nan=False)
 
@@ -107,7 +108,7 @@ def test_positive_infinity_alone_fails() -> None:
     values = _clean()
     values[59] = np.inf
     verdict = _check(_minutes(values))
-    assert verdict.reasons == ["cart/memory: 1 non-finite value (first at 2026-10-31T22:59:00Z)"]
+    assert verdict.reasons == ["cart/memory: 1 infinite value: inf (first at 2026-10-31T22:59:00Z)"]
 
 
 def test_duplicate_timestamps_fail() -> None:
@@ -155,13 +156,15 @@ def test_too_many_missing_steps_fail() -> None:
             "error_ratio",
             RATIO,
             1.3,
-            "cart/error_ratio: 1 value outside [0, 1] (first 1.3 at 2026-10-31T22:07:00Z)",
+            "cart/error_ratio: 1 value outside the signal's bounds [0, 1]: 1.3 "
+            "(first at 2026-10-31T22:07:00Z)",
         ),
         (
             "memory",
             MEMORY,
             -5.0,
-            "cart/memory: 1 value outside [0, inf] (first -5 at 2026-10-31T22:07:00Z)",
+            "cart/memory: 1 value outside the signal's bounds [0, inf]: -5 "
+            "(first at 2026-10-31T22:07:00Z)",
         ),
     ],
 )
@@ -178,7 +181,7 @@ def test_bounds_come_from_the_catalog() -> None:
     catalog = load_catalog()
     checks = FrameChecks.for_signal(catalog.signal("cart", "error_ratio"), stage="train", step=STEP)
     assert (checks.lower, checks.upper) == (0.0, 1.0)
-    assert checks.min_points == 14 * 24 * 60
+    assert (checks.min_points, checks.max_gap) == (2 * 24 * 60, None)  # points, not contiguity
     memory = FrameChecks.for_signal(catalog.signal("cart", "memory"), stage="score", step=STEP)
     assert (memory.lower, memory.upper, memory.min_points) == (0.0, None, 30)
 
@@ -190,7 +193,7 @@ def test_too_few_points_for_training_fail() -> None:
     verdict = validate_frame(
         _minutes(_clean(24 * 60)), checks, service="cart", signal="memory", stage="train"
     )
-    assert verdict.reasons == ["cart/memory: 1440 points, fewer than the 20160 needed to train"]
+    assert verdict.reasons == ["cart/memory: 1440 points, fewer than the 2880 needed to train"]
 
 
 def test_naive_index_is_refused() -> None:
@@ -201,7 +204,7 @@ def test_naive_index_is_refused() -> None:
 
 def test_failed_frame_is_quarantined_with_its_report(tmp_path) -> None:
     values = _clean()
-    values[14] = np.nan
+    values[14] = np.inf
     failed = _check(_minutes(values))
     passed = _check(_minutes(_clean()))
     with Store.open(f"sqlite:///{tmp_path}/r.db") as store:
@@ -217,18 +220,25 @@ def test_failed_frame_is_quarantined_with_its_report(tmp_path) -> None:
         "metric_frame",
     )
     assert (row["interval_start"], row["interval_end"], row["points"]) == (START, END, 60)
-    assert row["reason"] == "cart/memory: 1 non-finite value (first at 2026-10-31T22:14:00Z)"
+    assert row["reason"] == "cart/memory: 1 infinite value: inf (first at 2026-10-31T22:14:00Z)"
     report = json.loads(json.dumps(row["report"], allow_nan=False))
     assert report == failed.report
     by_type = {
         (r["expectation_config"]["type"], r["expectation_config"]["kwargs"].get("column")): r
         for r in report["results"]
     }
-    finite = by_type[("expect_column_values_to_be_in_set", "is_finite")]
+    finite = by_type[("expect_column_values_to_be_in_set", "not_infinite")]
     assert finite["success"] is False
     assert finite["result"]["unexpected_count"] == 1
     assert by_type[("expect_column_values_to_be_unique", "timestamp")]["success"] is True
-    assert len(report["results"]) == 7
+    assert len(report["results"]) == 8
+    assert report["counts"] == {
+        "rows": 60,
+        "observed": 60,
+        "nan": 0,
+        "missing_steps": 0,
+        "implausible": 1,
+    }
 
 
 def test_reruns_store_identical_reports(tmp_path) -> None:
@@ -247,7 +257,7 @@ def test_great_expectations_stays_offline_and_quiet(capfd: pytest.CaptureFixture
     assert runtime.context.progress_bars.metric_calculations is False
     assert runtime.context.mode == "ephemeral"
     values = _clean()
-    values[5] = np.nan
+    values[5] = np.inf
     assert not _check(_minutes(values)).ok
     assert _OUTBOUND == []
     out, err = capfd.readouterr()

@@ -121,13 +121,14 @@ def test_stale_predictions_serve_the_observed_load_and_expose_their_age(
             assert c.metrics(CART) == 95.0  # the observed load the run stored
         metrics = scrape(scaler)
         cart = (("metric", "request_rate"), ("service", "cart"))
-        assert metrics[("aiops_scaler_prediction_age_seconds", cart)] == 3 * 3600
+        # the age of the data: the run at G forecast from a point observed at G - 1m
+        assert metrics[("aiops_scaler_prediction_age_seconds", cart)] == 3 * 3600 + 60
         assert metrics[("aiops_scaler_prediction_stale", cart)] == 1
         fallbacks = (("metric", "request_rate"), ("service", "cart"), ("source", "observed"))
         assert metrics[("aiops_scaler_fallbacks_total", fallbacks)] == 3
         _, body = http_get(f"{scaler.http_url}/api/v1/scaling/cart")
         doc = json.loads(body)
-        assert (doc["source"], doc["stale"], doc["age_seconds"]) == ("observed", True, 10800)
+        assert (doc["source"], doc["stale"], doc["age_seconds"]) == ("observed", True, 10860)
 
         clock.now = G + timedelta(minutes=5)  # fresh again, then stale again
         assert c.metrics(CART) == 120.0

@@ -55,7 +55,8 @@ def test_http_scaling_endpoint_answers_like_get_metrics(fresh_store: str) -> Non
             "desired_replicas": 3,
             "source": "prediction",
             "stale": False,
-            "age_seconds": 300.0,
+            "age_seconds": 360.0,  # since the newest observed point, G - 1m
+            "observed_until": "2026-11-01T11:59:00Z",
             "target_time": "2026-11-01T12:20:00Z",
             "generated_at": "2026-11-01T12:00:00Z",
         }
@@ -86,7 +87,7 @@ def test_prometheus_metrics_count_requests_by_rpc_and_code(fresh_store: str) -> 
         count = ("aiops_scaler_request_duration_seconds_count", (("rpc", "GetMetrics"),))
         assert metrics[count] == 3
         cart = (("metric", "request_rate"), ("service", "cart"))
-        assert metrics[("aiops_scaler_prediction_age_seconds", cart)] == 1800
+        assert metrics[("aiops_scaler_prediction_age_seconds", cart)] == 1860
         assert metrics[("aiops_scaler_prediction_stale", cart)] == 0
         # a scalable service with no predictions at all is reported stale
         search = (("metric", "request_rate"), ("service", "search"))
