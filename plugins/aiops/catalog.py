@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Annotated, Any, Literal
@@ -19,7 +20,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from aiops.llm.config import LlmSettings
 from aiops.units import parse_bytes, parse_duration_seconds, parse_number
 
-SIGNAL_NAMES = ("request_rate", "error_ratio", "latency_p95", "cpu", "memory")
+SIGNAL_KINDS = ("traffic", "errors", "latency", "saturation", "other")
+DIRECTIONS = ("up", "down", "both")
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "include" / "catalog.yaml"
 _SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -37,11 +39,43 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@dataclass(frozen=True)
+class KnownSignal:
+    """What a well-known signal name means when the catalog does not say."""
+
+    unit: str
+    kind: str
+    direction: str
+    max: float | None = None
+
+
+#: The five names every earlier catalog used; a signal under one of these names needs only
+#: its query. Any other name is welcome with its unit (kind and direction default to
+#: "other" and "both").
+KNOWN_SIGNALS: dict[str, KnownSignal] = {
+    "request_rate": KnownSignal("req/s", "traffic", "both"),
+    "error_ratio": KnownSignal("ratio", "errors", "up", max=1.0),
+    "latency_p95": KnownSignal("s", "latency", "up"),
+    "cpu": KnownSignal("cores", "saturation", "up"),
+    "memory": KnownSignal("bytes", "saturation", "up"),
+}
+_SIGNAL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
 class SignalSpec(_Model):
-    """A PromQL template (`${service}` is substituted) and the signal's physical bounds."""
+    """A PromQL template (`${service}` is substituted), its unit, what kind of signal it is,
+    which way is bad, and the physical bounds a value can take (outside them is bad data).
+
+    Unit, kind and direction may be left out for the five known names; `resolved` fills
+    them in, so every reader sees a complete spec.
+    """
 
     query: str = Field(min_length=1)
-    unit: str
+    unit: str | None = None
+    kind: Literal[SIGNAL_KINDS] | None = None  # type: ignore[valid-type]
+    direction: Literal[DIRECTIONS] | None = Field(  # type: ignore[valid-type]
+        None, description="which way is bad: up (latency), down (throughput), both"
+    )
     min: float | None = 0.0
     max: float | None = None
 
@@ -54,6 +88,24 @@ class SignalSpec(_Model):
             raise ValueError(f"max ({self.max:g}) must be > min ({self.min:g})")
         return self
 
+    def resolved(self, name: str, template: SignalSpec | None = None) -> SignalSpec:
+        """This spec with unit, kind, direction and max taken, where it is silent, from the
+        defaults template of the same name, then from the known signal of that name."""
+        known = KNOWN_SIGNALS.get(name)
+        fields = self.model_fields_set
+        update: dict[str, Any] = {}
+        for key in ("unit", "kind", "direction"):
+            if getattr(self, key) is None:
+                inherited = getattr(template, key, None) if template is not None else None
+                update[key] = inherited or (getattr(known, key) if known else None)
+        if "max" not in fields and self.max is None:
+            update["max"] = template.max if template is not None else (known.max if known else None)
+        if "min" not in fields and template is not None:
+            update["min"] = template.min
+        update["kind"] = update.get("kind", self.kind) or "other"
+        update["direction"] = update.get("direction", self.direction) or "both"
+        return self.model_copy(update=update)
+
 
 class Scaling(_Model):
     """How KEDA should scale the service: replicas = ceil(load at now + lead / capacity).
@@ -64,7 +116,9 @@ class Scaling(_Model):
     services where running short costs more than a spare replica.
     """
 
-    metric: Literal[SIGNAL_NAMES] = "request_rate"  # type: ignore[valid-type]
+    metric: str = Field(
+        "request_rate", description="the signal replicas follow (one of the service's)"
+    )
     capacity_per_replica: Number = Field(gt=0)
     min_replicas: int = Field(ge=0)
     max_replicas: int = Field(ge=1)
@@ -80,14 +134,47 @@ class Scaling(_Model):
         return self
 
 
+def parse_quantity(value: Any) -> float:
+    """A threshold in whatever form people write one: 0.02, "250ms", "1.5s", "890MiB"."""
+    if isinstance(value, str):
+        for parse in (parse_number, parse_duration_seconds, parse_bytes):
+            try:
+                return float(parse(value))
+            except (TypeError, ValueError):
+                continue
+        raise ValueError(f"not a number, duration or size: {value!r}")
+    return float(parse_number(value))
+
+
 class Slo(_Model):
-    """Thresholds a signal must stay under; predictive alerts forecast the time to cross them."""
+    """Thresholds a signal must stay under; predictive alerts forecast the time to cross them.
+
+    The five known signals have typed keys; any other signal of the service may carry one
+    too (`slo: {queue_depth: 500}`), parsed as a number, a duration or a size.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     latency_p95: Seconds | None = None
     error_ratio: Annotated[float, Field(gt=0, le=1)] | None = None
     cpu: Annotated[Number, Field(gt=0)] | None = None
     memory: Annotated[float, BeforeValidator(parse_bytes), Field(gt=0)] | None = None
     request_rate: Annotated[Number, Field(gt=0)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_other_signals(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        parsed = dict(data)
+        for key, value in data.items():
+            if key in cls.model_fields or value is None:
+                continue
+            number = parse_quantity(value)
+            if not number > 0:
+                raise ValueError(f"{key}: must be > 0, got {value!r}")
+            parsed[key] = number
+        return parsed
 
     def thresholds(self) -> dict[str, float]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
@@ -99,7 +186,9 @@ class Service(_Model):
     tier: Literal["frontend", "api", "database", "cache", "worker"] = "api"
     slo: Slo = Slo()
     scaling: Scaling | None = None
-    signals: dict[str, SignalSpec] = Field(default_factory=dict)
+    signals: dict[str, SignalSpec | None] = Field(
+        default_factory=dict, description="its own signals and overrides; null drops a default"
+    )
     labels: dict[str, str] = Field(default_factory=dict)
     issue_labels: list[str] = Field(
         default_factory=list, description="added to this service's issues (e.g. 'team:edge')"
@@ -111,24 +200,29 @@ class Service(_Model):
             raise ValueError(
                 f"owner: expected a GitHub repository 'owner/name', got {self.owner!r}"
             )
-        unknown = sorted(set(self.signals) - set(SIGNAL_NAMES))
-        if unknown:
-            raise ValueError(f"signals: unknown signal(s) {unknown}; known: {list(SIGNAL_NAMES)}")
+        check_signal_names(self.signals)
         return self
 
 
+def check_signal_names(signals: dict[str, Any]) -> None:
+    bad = sorted(name for name in signals if not _SIGNAL_NAME.match(name))
+    if bad:
+        raise ValueError(
+            f"signals: name(s) {bad} must be lowercase letters, digits and '_', "
+            "starting with a letter"
+        )
+
+
 class Defaults(_Model):
+    """The step of every query and the signal templates every service gets (unless it sets
+    that signal to null). May be empty: then each service lists its own signals."""
+
     step: Seconds = 60.0
-    signals: dict[str, SignalSpec]
+    signals: dict[str, SignalSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Defaults:
-        missing = [s for s in SIGNAL_NAMES if s not in self.signals]
-        if missing:
-            raise ValueError(f"signals: missing default template(s) for {missing}")
-        unknown = sorted(set(self.signals) - set(SIGNAL_NAMES))
-        if unknown:
-            raise ValueError(f"signals: unknown signal(s) {unknown}; known: {list(SIGNAL_NAMES)}")
+        check_signal_names(self.signals)
         return self
 
 
@@ -232,15 +326,65 @@ class Catalog(_Model):
                     f"service name {name!r} must be lowercase letters, digits and '-' "
                     "(it is substituted into PromQL label matchers)"
                 )
+        problems = [p for name in self.services for p in self._service_problems(name)]
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
+
+    def _service_problems(self, name: str) -> list[str]:
+        where = f"services.{name}"
+        svc = self.services[name]
+        signals = self.signals_of(name)
+        problems = []
+        if not signals:
+            problems.append(
+                f"{where}.signals: the service has no signals (set some here or under "
+                "defaults.signals)"
+            )
+        for signal, spec in signals.items():
+            if not spec.unit:
+                key = "signals" if signal in svc.signals else "defaults.signals"
+                problems.append(
+                    f"{where if key == 'signals' else 'defaults'}.signals.{signal}: "
+                    f"unit is required for a signal not named {list(KNOWN_SIGNALS)}"
+                )
+        if svc.scaling is not None and svc.scaling.metric not in signals:
+            problems.append(
+                f"{where}.scaling.metric: {svc.scaling.metric!r} is not a signal of the "
+                f"service (it has {list(signals)})"
+            )
+        for key in svc.slo.thresholds():
+            if key not in signals:
+                problems.append(
+                    f"{where}.slo.{key}: not a signal of the service (it has {list(signals)})"
+                )
+        return problems
 
     @property
     def service_names(self) -> list[str]:
         return list(self.services)
 
+    def signals_of(self, service: str) -> dict[str, SignalSpec]:
+        """The service's signals, complete (unit, kind, direction, bounds): the defaults'
+        templates it does not drop, then its own, in catalog order."""
+        own = self.services[service].signals
+        out: dict[str, SignalSpec] = {}
+        for name, template in self.defaults.signals.items():
+            if name in own and own[name] is None:
+                continue
+            base = template.resolved(name)
+            spec = own.get(name)
+            out[name] = spec.resolved(name, base) if spec is not None else base
+        for name, spec in own.items():
+            if spec is not None and name not in out:
+                out[name] = spec.resolved(name)
+        return out
+
     def signal(self, service: str, signal: str) -> SignalSpec:
-        svc = self.services[service]
-        return svc.signals.get(signal) or self.defaults.signals[signal]
+        spec = self.signals_of(service).get(signal)
+        if spec is None:
+            raise KeyError(f"service {service!r} has no signal {signal!r}")
+        return spec
 
     def query(self, service: str, signal: str) -> str:
         """The PromQL for one (service, signal), with the service name substituted."""
@@ -328,10 +472,17 @@ def _describe(exc: ValidationError, root: yaml.Node, source: str) -> str:
             if not (isinstance(p, str) and ("[" in p or "-" in p and p.startswith("function")))
         )
         msg = err["msg"].removeprefix("Value error, ")
-        field = re.match(r"^(\w+): (.*)$", msg, re.DOTALL)
+        if err["type"] == "value_error" and "\n" in msg:
+            # the catalog-wide check: one problem per line, each naming its full key
+            for problem in msg.split("\n"):
+                key, _, text = problem.partition(": ")
+                path = tuple(key.split("."))
+                lines.append(f"{source}:{_line_of(root, path)}: {key}: {text}")
+            continue
+        field = re.match(r"^([\w.-]+): (.*)$", msg, re.DOTALL)
         if field and err["type"] == "value_error":
             # model-level checks say which field they are about; point at that field's line
-            loc, msg = (*loc, field.group(1)), field.group(2)
+            loc, msg = (*loc, *field.group(1).split(".")), field.group(2)
         if err["type"] == "missing":
             msg = "required key is missing"
         elif err["type"] == "extra_forbidden":

@@ -91,26 +91,42 @@ def signal_label(signal: str) -> str:
     return SIGNAL_LABELS.get(signal, "combined signals" if signal == "*" else signal)
 
 
-def format_value(signal: str, value: float) -> str:
-    """A value in the unit people use for that signal."""
+#: The unit of each well-known signal when the caller does not pass the catalog's.
+DEFAULT_UNITS = {
+    "request_rate": "req/s",
+    "error_ratio": "ratio",
+    "latency_p95": "s",
+    "cpu": "cores",
+    "memory": "bytes",
+}
+
+
+def format_value(signal: str, value: float, unit: str | None = None) -> str:
+    """A value in the unit people read: the catalog's `unit` for the signal when given (a CPU
+    signal in percent prints as 95.0%, not 95.00 cores), else the well-known signal's."""
     if value is None or not math.isfinite(value):
         return "n/a"
-    if signal == "latency_p95":
-        return f"{value * 1000:.0f} ms" if value >= 0.01 else f"{value * 1000:.1f} ms"
-    if signal == "error_ratio":
+    unit = unit or DEFAULT_UNITS.get(signal)
+    if unit == "s":
+        if abs(value) >= 10:
+            return f"{value:.1f} s"
+        return f"{value * 1000:.0f} ms" if abs(value) >= 0.01 else f"{value * 1000:.1f} ms"
+    if unit == "ms":
+        return f"{value:.0f} ms" if abs(value) >= 10 else f"{value:.1f} ms"
+    if unit == "ratio":
         return f"{value * 100:.2f}%"
-    if signal == "memory":
-        return f"{value / 2**30:.2f} GiB" if value >= 2**30 else f"{value / 2**20:.0f} MiB"
-    if signal == "cpu":
-        return f"{value:.2f} cores"
-    if signal == "request_rate":
-        return f"{value:.1f} req/s"
-    return f"{value:.4g}"
+    if unit in ("percent", "%"):
+        return f"{value:.1f}%"
+    if unit == "bytes":
+        return f"{value / 2**30:.2f} GiB" if abs(value) >= 2**30 else f"{value / 2**20:.0f} MiB"
+    if unit in ("cores", "req/s"):
+        return f"{value:.2f} cores" if unit == "cores" else f"{value:.1f} req/s"
+    return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
 
 
-def format_range(signal: str, low: float, high: float) -> str:
+def format_range(signal: str, low: float, high: float, unit: str | None = None) -> str:
     """The expected range as people read it: 180-240 ms when both ends share a unit, else
     "0.95 GiB to 1.10 GiB"."""
-    lo, hi = format_value(signal, low), format_value(signal, high)
+    lo, hi = format_value(signal, low, unit), format_value(signal, high, unit)
     unit = lo.split(" ", 1)[1] if " " in lo and lo.split(" ", 1)[1] == hi.split(" ", 1)[-1] else ""
     return f"{lo.split(' ')[0]}-{hi}" if unit else f"{lo} to {hi}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from aiops.baselines.ladder import SHORT_TIER
 from aiops.catalog import load_catalog
 from aiops.metrics.pipeline import score_service, train_service
 from aiops.model_registry import ModelRegistry
@@ -71,13 +72,18 @@ def test_a_quiet_hour_raises_nothing(setup):
     assert outcome.events == [] and not outcome.quarantined
 
 
-def test_scoring_before_any_model_exists_is_a_note_not_a_crash(setup):
+def test_before_any_nightly_a_service_is_scored_on_its_recent_hours(setup):
+    """A new user's first hours: no nightly has run, yet every signal is scored (by the short
+    tier fitted on the hours before the interval), and the events say so."""
     source, catalog, registry, _ = setup
     early = datetime.fromisoformat("2026-10-05T10:00:00+00:00")
     outcome = score_service(
         source, catalog, "auth", early, early + timedelta(hours=1), registry, {}
     )
-    assert outcome.events == [] and "no model" in outcome.notes[0]
+    assert outcome.model is None
+    assert outcome.tiers == dict.fromkeys(catalog.signals_of("auth"), SHORT_TIER)
+    assert all(e["detector"] == SHORT_TIER for e in outcome.events)
+    assert not [e for e in outcome.events if e["kind"] == "no_data"]
 
 
 def test_backfill_after_newer_models_exist_gives_the_live_runs_events(setup, tmp_path):

@@ -51,7 +51,6 @@ from pyod.models.ecod import ECOD
 
 from aiops.baselines.artifacts import read_meta
 from aiops.baselines.errors import BaselineError
-from aiops.catalog import SIGNAL_NAMES
 
 ARRAYS_FILE = "service_detector.npz"
 META_FILE = "service_detector.json"
@@ -62,7 +61,9 @@ FORMAT_VERSION = 1
 class ServiceDetectorConfig:
     """Every knob of the per-service detector."""
 
-    signals: tuple[str, ...] = SIGNAL_NAMES  # feature order; a service uses those it has
+    # feature order; a service uses those it has. None: every `service:signal` column, in
+    # the frame's order (a catalog's signals are open-ended)
+    signals: tuple[str, ...] | None = None
     method: Literal["ecod", "copod"] = "ecod"
     max_train_rows: int = 20_000  # evenly strided sample of the training rows
     min_train_rows: int = 1_000
@@ -72,8 +73,8 @@ class ServiceDetectorConfig:
     def __post_init__(self) -> None:
         if self.method not in ("ecod", "copod"):
             raise BaselineError(f"method: expected 'ecod' or 'copod', got {self.method!r}")
-        if not self.signals:
-            raise BaselineError("signals: need at least one signal")
+        if self.signals is not None and not self.signals:
+            raise BaselineError("signals: need at least one signal (or None for all)")
         if self.min_train_rows < 2 or self.max_train_rows < self.min_train_rows:
             raise BaselineError(
                 f"max_train_rows ({self.max_train_rows}) must be >= min_train_rows "
@@ -98,7 +99,8 @@ class ServiceDetector:
         columns = self._service_columns(z.columns)
         if not columns:
             raise BaselineError(
-                f"fit: no column is `service:signal` with a signal in {list(self.config.signals)}"
+                "fit: no column is `service:signal`"
+                + (f" with a signal in {list(self.config.signals)}" if self.config.signals else "")
             )
         self.services_: list[str] = []
         self.features_: dict[str, list[str]] = {}
@@ -110,6 +112,15 @@ class ServiceDetector:
         for service, cols in columns.items():
             x, rows = _features(z, cols)
             x = x[rows]
+            # a signal that never moved in training (z-scores within rounding of one value)
+            # tells the model nothing, and every
+            # later row would tie with all training rows: leave it out
+            varying = np.ptp(x, axis=0) > 1e-6 if len(x) else np.zeros(len(cols), dtype=bool)
+            if not varying.any():
+                self.skipped_[service] = "every signal was constant in training"
+                continue
+            cols = [c for c, keep in zip(cols, varying, strict=True) if keep]
+            x = x[:, varying]
             if len(x) < self.config.min_train_rows:
                 self.skipped_[service] = (
                     f"only {len(x)} rows with data (min_train_rows={self.config.min_train_rows})"
@@ -147,7 +158,8 @@ class ServiceDetector:
         return out
 
     def score(self, z: pd.DataFrame) -> pd.DataFrame:
-        """Calibrated scores in [0, 1]: the share of training rows with a lower raw score."""
+        """Calibrated scores in [0, 1]: the share of training rows with a strictly lower raw
+        score."""
         raw = self.raw_score(z)
         out = raw.copy()
         for service in self.services_:
@@ -155,7 +167,8 @@ class ServiceDetector:
             ok = ~np.isnan(values)
             ref = self.calibration_[service]
             calibrated = np.full(len(values), np.nan)
-            calibrated[ok] = np.searchsorted(ref, values[ok], side="right") / len(ref)
+            # strictly lower: a row that ties with every training row is ordinary, not rare
+            calibrated[ok] = np.searchsorted(ref, values[ok], side="left") / len(ref)
             out[service] = calibrated
         return out
 
@@ -177,7 +190,10 @@ class ServiceDetector:
         meta = {
             "format": FORMAT_VERSION,
             "kind": "service-detector",
-            "config": {**asdict(self.config), "signals": list(self.config.signals)},
+            "config": {
+                **asdict(self.config),
+                "signals": None if self.config.signals is None else list(self.config.signals),
+            },
             "services": self.services_,
             "features": self.features_,
             "skipped": self.skipped_,
@@ -190,7 +206,12 @@ class ServiceDetector:
         folder = Path(folder)
         meta = read_meta(folder / META_FILE, FORMAT_VERSION, ServiceDetectorConfig, "detector")
         config = ServiceDetectorConfig(
-            **{**meta["config"], "signals": tuple(meta["config"]["signals"])}
+            **{
+                **meta["config"],
+                "signals": None
+                if meta["config"].get("signals") is None
+                else tuple(meta["config"]["signals"]),
+            }
         )
         model = cls(config)
         model.services_, model.features_, model.train_, model.transform_ = [], {}, {}, {}
@@ -214,16 +235,17 @@ class ServiceDetector:
 
     def _service_columns(self, columns: Sequence[object]) -> dict[str, list[str]]:
         """service -> its `service:signal` columns, in the configured signal order."""
-        present = {str(c) for c in columns}
-        services: list[str] = []
+        wanted = self.config.signals
+        by_service: dict[str, list[str]] = {}
         for c in columns:
             service, sep, signal = str(c).partition(":")
-            if sep and signal in self.config.signals and service not in services:
-                services.append(service)
-        return {
-            s: [f"{s}:{sig}" for sig in self.config.signals if f"{s}:{sig}" in present]
-            for s in services
-        }
+            if sep and (wanted is None or signal in wanted):
+                by_service.setdefault(service, []).append(str(c))
+        if wanted is not None:
+            order = {sig: i for i, sig in enumerate(wanted)}
+            for cols in by_service.values():
+                cols.sort(key=lambda c: order[c.split(":", 1)[1]])
+        return by_service
 
     def _install(
         self, service: str, features: list[str], x: np.ndarray, transform: np.ndarray

@@ -10,7 +10,9 @@ import pandas as pd
 
 from aiops.baselines.errors import BaselineError
 
-BUCKETS = {"hour_of_week": 168, "hour_of_day": 24}
+#: Buckets per period: a week of hours, a day of hours, or one ("flat": no season, for
+#: series with hours of history only).
+BUCKETS = {"hour_of_week": 168, "hour_of_day": 24, "flat": 1}
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -31,6 +33,8 @@ def bucket_label(bucket: int, kind: str = "hour_of_week") -> str:
     """'Tue 14:00' for an hour-of-week bucket (Monday 00:00 is 0), '14:00' for hour-of-day."""
     if kind == "hour_of_week":
         return f"{DAY_NAMES[bucket // 24]} {bucket % 24:02d}:00"
+    if kind == "flat":
+        return "recent hours"
     return f"{bucket:02d}:00"
 
 
@@ -72,6 +76,8 @@ def history(values: np.ndarray, t_ns: np.ndarray, step_ns: int) -> tuple[np.ndar
 def positions(t_ns: np.ndarray, kind: str) -> np.ndarray:
     """Fractional hours since the start of the period (Monday 00:00 UTC, or midnight)."""
     seconds = t_ns // _NS_PER_S
+    if kind == "flat":
+        return np.zeros(len(t_ns))
     if kind == "hour_of_week":
         return ((seconds + _EPOCH_TO_MONDAY_S) % (7 * 86_400)) / 3600.0
     return (seconds % 86_400) / 3600.0

@@ -78,7 +78,7 @@ class SeasonalBaselineConfig:
 
     min_days: float = 14.0  # days from a series' first to its last observed point
     min_coverage: float = 0.5  # share of those days' points that must be observed (not NaN)
-    bucket: Literal["hour_of_week", "hour_of_day"] = "hour_of_week"
+    bucket: Literal["hour_of_week", "hour_of_day", "flat"] = "hour_of_week"
     trend: Literal["linear", "none"] = "linear"
     trend_days: int = 7  # daily levels the Theil-Sen slope is fitted on
     trend_horizon_days: float = 3.0  # extrapolate the slope at most this far past the data

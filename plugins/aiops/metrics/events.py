@@ -61,15 +61,25 @@ def events_for_series(
     bucket_label: Callable[[pd.Timestamp], str],
     config: EventConfig = EventConfig(),
     continue_from: datetime | None = None,
+    unit: str | None = None,
+    bad_direction: str = "both",
 ) -> list[dict[str, Any]]:
     """Events of one series over the scored window (the run's interval plus any lookback).
 
     `continue_from` is the start of this series' event that was still open at the window's
     start (read from the store): a deviation that carries on keeps its original start, so
-    the row is extended instead of a second event being filed.
+    the row is extended instead of a second event being filed. `bad_direction` is the
+    catalog's direction: "up" keeps only deviations above the band (latency falling is
+    good news, not an event), "down" only those below, "both" either.
     """
     values = z.to_numpy(dtype="float64")
-    mask = np.abs(np.nan_to_num(values, nan=0.0)) >= config.threshold
+    signed = np.nan_to_num(values, nan=0.0)
+    if bad_direction == "up":
+        mask = signed >= config.threshold
+    elif bad_direction == "down":
+        mask = signed <= -config.threshold
+    else:
+        mask = np.abs(signed) >= config.threshold
     events = []
     for first, last in _groups(mask, config.merge_gap):
         points = int(mask[first : last + 1].sum())
@@ -91,7 +101,8 @@ def events_for_series(
         )
         label = SIGNAL_LABELS.get(signal, signal)
         explanation = (
-            f"{label} {format_value(signal, obs)} vs expected {format_range(signal, lo, hi)} "
+            f"{label} {format_value(signal, obs, unit)} vs expected "
+            f"{format_range(signal, lo, hi, unit)} "
             f"for {bucket_label(ts)}, {peak:.1f} robust sigma {direction}; "
             f"{points} anomalous points over {format_duration((end - start).total_seconds())}"
         )

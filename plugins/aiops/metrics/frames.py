@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -34,17 +35,22 @@ def fetch_validated(
     start: datetime,
     end: datetime,
     stage: str,
+    signals: Iterable[str] | None = None,
+    **overrides: Any,
 ) -> tuple[dict[str, pd.Series], list[FrameVerdict]]:
-    """Each signal of the service on the grid [start, end) that passed the stage's quality
-    checks, and every signal's verdict (the caller quarantines the failed ones)."""
+    """Each signal of the service (or only `signals`) on the grid [start, end) that passed the
+    stage's quality checks, and every signal's verdict (the caller quarantines the failed
+    ones). `overrides` replace the stage's checks (e.g. no gap limit for history)."""
     step = timedelta(seconds=catalog.defaults.step)
     good: dict[str, pd.Series] = {}
     verdicts: list[FrameVerdict] = []
-    for signal in catalog.defaults.signals:
+    for signal in catalog.signals_of(service) if signals is None else signals:
         series = source.fetch(
             service, signal, catalog.query(service, signal), start, end, step
         ).values
-        checks = FrameChecks.for_signal(catalog.signal(service, signal), stage=stage, step=step)
+        checks = FrameChecks.for_signal(
+            catalog.signal(service, signal), stage=stage, step=step, **overrides
+        )
         verdict = validate_frame(series, checks, service=service, signal=signal, stage=stage)
         verdicts.append(verdict)
         if verdict.ok:
@@ -62,10 +68,12 @@ def fetch_validated(
 
 
 def service_frame(
-    service: str, series: Mapping[str, pd.Series], grid: pd.DatetimeIndex
+    service: str, series: Mapping[str, pd.Series], grid: pd.DatetimeIndex | None
 ) -> pd.DataFrame:
-    """The signals as one frame on `grid`, a column per `service:signal` (missing steps NaN)."""
-    return pd.DataFrame({f"{service}:{s}": v for s, v in series.items()}).reindex(grid)
+    """The signals as one frame on `grid` (None: the union of their timestamps), a column per
+    `service:signal` (missing steps NaN)."""
+    frame = pd.DataFrame({f"{service}:{s}": v for s, v in series.items()})
+    return frame.sort_index() if grid is None else frame.reindex(grid)
 
 
 def signal_bounds(

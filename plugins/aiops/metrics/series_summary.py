@@ -91,7 +91,7 @@ def summarize_services(
     for service in services:
         if service not in catalog.services:
             raise KeyError(f"service {service!r} is not in the catalog")
-        for signal in catalog.defaults.signals:
+        for signal in catalog.signals_of(service):
             query = catalog.query(service, signal)
             series = source.fetch(service, signal, query, start, end, step)
             row = summarize_series(series, start, end, step)

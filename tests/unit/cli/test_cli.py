@@ -34,8 +34,19 @@ def test_catalog_check_reports_problems_with_lines_and_exit_code_2(tmp_path: Pat
     bad.write_text("version: 1\ndefaults:\n  signals: {}\nservices:\n  Cart:\n    team: x\n")
     proc = _run("catalog", "check", str(bad))
     assert proc.returncode == 2
-    assert f"{bad}:3: defaults.signals: missing default template(s)" in proc.stderr
     assert f"{bad}:5: services.Cart.owner: required key is missing" in proc.stderr
+
+
+def test_catalog_check_names_the_line_of_a_signal_without_a_unit(tmp_path: Path) -> None:
+    """Any signal name is welcome; one the project does not know needs its unit."""
+    bad = tmp_path / "catalog.yaml"
+    bad.write_text(
+        "version: 1\ndefaults:\n  signals: {}\nservices:\n  cart:\n    owner: acme/cart\n"
+        "    team: x\n    signals:\n      queue_depth:\n        query: max(q)\n"
+    )
+    proc = _run("catalog", "check", str(bad))
+    assert proc.returncode == 2
+    assert f"{bad}:9: services.cart.signals.queue_depth: unit is required" in proc.stderr
 
 
 def test_airflow_env_points_airflow_at_this_project() -> None:
