@@ -11,6 +11,8 @@ import logging
 import os
 from pathlib import Path
 
+from aiops.errors import PermanentError
+
 logger = logging.getLogger(__name__)
 
 AIOPS_HOME_ENV = "AIOPS_HOME"
@@ -64,15 +66,42 @@ def resolve_store_url(explicit: str | None = None) -> str:
 
 
 MODELS_ENV = "AIOPS_MODELS"
+MODELS_DIRNAME = "models"
+
+
+class ModelsRootError(PermanentError, ValueError):
+    """``$AIOPS_MODELS`` names a local folder that does not exist; the message names both."""
 
 
 def models_root() -> str:
     """Where the model registry lives: ``$AIOPS_MODELS`` (a folder or an fsspec URL such as
-    ``s3://bucket/models``), else ``models`` under the current directory, made absolute."""
-    root = os.environ.get(MODELS_ENV)
-    if root and "://" in root:
+    ``s3://bucket/models``), else ``models`` under :func:`aiops_home`, made absolute.
+
+    The default folder is created when first asked for (so a process that hands the path
+    on, as the demo does to Airflow's tasks, hands on a folder that exists). A folder set
+    explicitly is never created: it must exist, or :class:`ModelsRootError` is raised, since
+    a mistyped path would otherwise train into a new empty folder while the hourly run finds
+    no model and scores nothing, night after night, without an error. URLs are not checked
+    (a bucket's "folder" exists once something is written under it).
+    """
+    root = (os.environ.get(MODELS_ENV) or "").strip()
+    if not root:
+        default = (aiops_home() / MODELS_DIRNAME).resolve()
+        try:
+            default.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only home: the registry's first write says more
+            logger.debug("cannot create the default models folder %s: %s", default, exc)
+        return str(default)
+    if "://" in root:
         return root
-    return str(Path(root or "models").resolve())
+    path = Path(root).expanduser().resolve()
+    if not path.is_dir():
+        what = "is not a folder" if path.exists() else "does not exist"
+        raise ModelsRootError(
+            f"{MODELS_ENV}={root}: {path} {what}; create it (mkdir -p {path}) or fix the "
+            f"path, or unset {MODELS_ENV} to use {aiops_home() / MODELS_DIRNAME}"
+        )
+    return str(path)
 
 
 FORECAST_CANDIDATES_ENV = "AIOPS_FORECAST_CANDIDATES"

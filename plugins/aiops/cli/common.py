@@ -1,6 +1,6 @@
 """What several command groups share: reading times and dates from flags, opening the
-results store, aligned text tables, and the error a command reports as "error: ..." with
-exit code 2."""
+results store (read-only commands refuse one that does not exist), aligned text tables, and
+the error a command reports as "error: ..." with exit code 2."""
 
 from __future__ import annotations
 
@@ -36,11 +36,17 @@ def parse_day_or_utc(text: str, where: str) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def open_store(args: argparse.Namespace) -> Store:
-    """The results store of ``--store`` (default $AIOPS_STORE_URL or out/aiops.db)."""
+def open_store(args: argparse.Namespace, *, read_only: bool = True) -> Store:
+    """The results store of ``--store`` (default $AIOPS_STORE_URL or out/aiops.db).
+
+    A command that only reads (``read_only``, the default) refuses a store that does not
+    exist, with a :class:`~aiops.store.StoreError` naming the URL: a mistyped
+    ``--store sqlite:///typo.db`` would otherwise be created empty and read as "nothing
+    stored". Commands that write (filing issues, the demo) pass ``read_only=False``.
+    """
     from aiops.settings import resolve_store_url
 
-    return Store.open(resolve_store_url(args.store))
+    return Store.open(resolve_store_url(args.store), create=not read_only)
 
 
 def columns(

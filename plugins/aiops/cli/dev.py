@@ -59,7 +59,7 @@ def _cmd_prometheus_down(args: argparse.Namespace) -> int:
 def _cmd_airflow_env(args: argparse.Namespace) -> int:
     from aiops.dev.local_airflow import airflow_env, shell_exports
 
-    print(shell_exports(airflow_env()))
+    print(shell_exports(airflow_env(home=args.home)))
     return 0
 
 
@@ -93,4 +93,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         c.set_defaults(func=func)
 
     p = sub.add_parser("airflow-env", help="print the exports that point `airflow` at this project")
+    p.add_argument("--home", type=Path, default=None, metavar="DIR",
+                   help="AIRFLOW_HOME (its metadata DB, logs, config) for a second, separate "
+                        "Airflow on the same DAGs (default: .airflow in the repository)")  # fmt: skip
     p.set_defaults(func=_cmd_airflow_env)

@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from aiops.cli.common import parse_utc
+from aiops.cli.common import open_store, parse_utc
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -49,10 +49,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_file(args: argparse.Namespace) -> int:
-    from aiops.settings import resolve_store_url
     from aiops.sinks.filing import file_findings, file_summary
     from aiops.sinks.trackers import TrackerSettings, dry_run_requested, open_tracker
-    from aiops.store import Store
+    from aiops.store import StoreError
 
     try:
         findings, interval = _load(args)
@@ -68,9 +67,10 @@ def _cmd_file(args: argparse.Namespace) -> int:
         if not settings.token and not settings.dry_run:
             print("no GITHUB_TOKEN: filing into the dry-run folder", file=sys.stderr)
         tracker = open_tracker(settings)
-        with Store.open(resolve_store_url(args.store)) as store:
+        # the ledger is written: a new store is created, not refused
+        with open_store(args, read_only=False) as store:
             report = file_findings(findings, interval, tracker, store, catalog)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for outcome in report.outcomes:

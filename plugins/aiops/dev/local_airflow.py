@@ -1,7 +1,8 @@
 """The local Airflow the demo and the tests run: its home under the repo, SQLite, LocalExecutor.
 
 One definition, used by `aiops demo`, the tests and anyone running `airflow` by hand
-(`eval "$(.venv/bin/aiops airflow-env)"`), so they all see the same DAGs and database.
+(`eval "$(.venv/bin/aiops airflow-env)"`), so they all see the same DAGs and database; a
+second home (`aiops airflow-env --home DIR`) is a separate Airflow on the same DAGs.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def airflow_env(root: Path = PROJECT_ROOT, home: Path | None = None) -> dict[str, str]:
-    """Environment variables that configure Airflow for this project (they override airflow.cfg)."""
-    home = home or root / ".airflow"
+    """Environment variables that configure Airflow for this project (they override airflow.cfg).
+
+    ``home`` (default ``.airflow`` in the repository) holds the metadata database, the logs
+    and airflow.cfg; another home is another Airflow (its own runs and connections) on the
+    same DAGs. It is made absolute: a relative SQLite path would be a different database in
+    every directory `airflow` is run from.
+    """
+    home = Path(home or root / ".airflow").expanduser().resolve()
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),

@@ -1,15 +1,21 @@
 """`aiops detect`: score a timestamp,value CSV with the default causal detector.
 
 Input rows are validated, not repaired: an unparsable timestamp or value, a timestamp that
-does not increase, or a non-finite value is an error naming the file and the line.
+does not increase, or a non-finite value is an error naming the file and the line. The file
+is UTF-8 text; a byte-order mark (Excel's "CSV UTF-8", or its UTF-16 "Unicode text") picks
+the encoding, and anything else that does not decode is an error naming the byte and line.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -40,9 +46,12 @@ def read_series(path: Path) -> pd.DataFrame:
     raw_timestamps: list[str] = []
     values: list[float] = []
     value_texts: list[str] = []
-    with path.open(newline="") as handle:
+    with io.StringIO(read_text(path), newline="") as handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise DetectInputError(f"{path}: line {reader.line_num}: {exc}") from None
         if header is None:
             raise DetectInputError(f"{path}: empty file, expected a timestamp,value header")
         names = [h.strip().lower() for h in header]
@@ -51,7 +60,7 @@ def read_series(path: Path) -> pd.DataFrame:
                 f"{path}: line 1: header must name timestamp and value columns, got {header}"
             )
         ti, vi = names.index("timestamp"), names.index("value")
-        for row in reader:
+        for row in _rows(reader, path):
             line = reader.line_num
             if not row or all(not cell.strip() for cell in row):
                 continue
@@ -104,6 +113,56 @@ def read_series(path: Path) -> pd.DataFrame:
             "value_text": value_texts,
         }
     )
+
+
+#: Byte-order marks and the codecs of the text after them, longest first (UTF-32's
+#: little-endian mark starts with UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def read_text(path: Path) -> str:
+    """The text of ``path``: UTF-8, or what its byte-order mark says (a spreadsheet's
+    export). A file that is not text (it does not decode, or holds NUL bytes) raises
+    :class:`DetectInputError` naming the offending byte's offset and line."""
+    data = Path(path).read_bytes()
+    bom, codec = next(((b, c) for b, c in _BOMS if data.startswith(b)), (b"", "utf-8"))
+    try:
+        text = data[len(bom) :].decode(codec)
+    except UnicodeDecodeError as exc:
+        offset = len(bom) + exc.start  # in the file, as `xxd` or `od` show it
+        where = f"byte {offset:,}"
+        if codec == "utf-8":  # lines are countable in the bytes themselves
+            line = data.count(b"\n", 0, offset) + 1
+            where += f", line {line}"
+        name = codec.upper().removesuffix("-LE").removesuffix("-BE")
+        raise DetectInputError(
+            f"{path}: not {name} text (0x{data[offset]:02x} at {where}); export it as CSV UTF-8"
+        ) from None
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise DetectInputError(
+            f"{path}: not a text file (a NUL byte on line {line}); expected a timestamp,value CSV"
+        )
+    return text
+
+
+def _rows(reader: Any, path: Path) -> Iterator[list[str]]:
+    """The reader's rows, its errors (an unterminated quote) as errors naming the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DetectInputError(f"{path}: line {reader.line_num}: {exc}") from None
+        yield row
 
 
 def detect_csv(

@@ -81,9 +81,20 @@ def untrusted(text: str, escape: Callable[[str], str]) -> str:
 def _defused(text: str, escape: Callable[[str], str]) -> str:
     out, pos = [], 0
     for m in _DEFUSE.finditer(text):
-        out += [escape(text[pos : m.start()]), f"`{m.group(0)}`"]
+        out += [_spaced(text[pos : m.start()], escape), f"`{m.group(0)}`"]
         pos = m.end()
-    return "".join([*out, escape(text[pos:])])
+    return "".join([*out, _spaced(text[pos:], escape)])
+
+
+def _spaced(piece: str, escape: Callable[[str], str]) -> str:
+    """``escape`` of a piece of a line with the spaces at its ends kept: the renderer's
+    escaping also trims, which would glue a code span to the words around it
+    ("use the`IN`list")."""
+    core = piece.strip(" ")
+    if not core:
+        return piece
+    start = piece.index(core)
+    return piece[:start] + escape(core) + piece[start + len(core) :]
 
 
 def _explanation(narrative: Narrative, escape: Callable[[str], str]) -> str:

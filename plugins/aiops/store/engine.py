@@ -60,17 +60,35 @@ class Store:
         self.name = engine.url.render_as_string(hide_password=True)
 
     @classmethod
-    def open(cls, url: str | None = None, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        create: bool = True,
+    ) -> Store:
         """Connect, create missing tables and bring the schema to this code's version.
 
         ``url`` defaults to :func:`aiops.settings.resolve_store_url`. ``migrations`` is the
-        ordered step list; tests pass their own to exercise upgrades.
+        ordered step list; tests pass their own to exercise upgrades. ``create=False`` is for
+        readers: a store that was never created (no SQLite file, or a database without this
+        project's schema) raises :class:`StoreError` instead of being created empty, so a
+        mistyped URL is an error, not a store with nothing in it.
         """
         resolved = resolve_store_url(url)
         name = mask_url(resolved)
+        if not create:
+            _require_sqlite_file(resolved, name)
         engine = _create_engine(resolved, name)
         store = cls(engine)
         try:
+            if not create:
+                with engine.connect() as conn:
+                    if recorded_version(conn) is None:
+                        raise StoreError(
+                            f"store {name}: no aiops results store there (the database has "
+                            "no aiops tables); check the URL"
+                        )
             with engine.begin() as conn:
                 version = ensure_schema(conn, name, migrations)
         except StoreError:
@@ -262,6 +280,22 @@ class Store:
             return statement.on_conflict_do_nothing(index_elements=keys)
         where = None if newer is None else statement.excluded[newer] >= table.c[newer]
         return statement.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
+
+
+def _require_sqlite_file(url: str, name: str) -> None:
+    """Raise unless ``url`` names a SQLite file that exists (other URLs pass: connecting to
+    them creates nothing). Checked before connecting, as connecting creates the file."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # _create_engine reports it
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return
+    if database.startswith("file:"):
+        return  # a URI filename: SQLite's own options decide (mode=ro fails by itself)
+    if not Path(database).is_file():
+        raise StoreError(f"store {name}: no such file {database}; check the URL")
 
 
 def _create_engine(url: str, name: str) -> Engine:

@@ -178,6 +178,7 @@ def test_the_store_comes_from_the_environment_without_store(
     assert main(["incidents", "show", ids["search"]]) == 0
     assert capsys.readouterr().out.startswith(f"incident {ids['search']}: ")
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    Store.open(empty).close()  # an existing store with nothing in it
     assert main(["incidents", "list", "--store", empty, *WHOLE_DAY]) == 0
     assert capsys.readouterr().out.startswith("no incidents between 2026-10-30 00:00")
 

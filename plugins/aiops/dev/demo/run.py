@@ -9,6 +9,7 @@ rows, and the printed digest proves it.
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -106,7 +107,9 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
     env = airflow_env()
     env["AIOPS_STORE_URL"] = store_url
     env["AIOPS_HOME"] = str(out)
-    env["AIOPS_MODELS"] = models_root()
+    if not os.environ.get("AIOPS_MODELS"):
+        (out / "models").mkdir(parents=True, exist_ok=True)
+    env["AIOPS_MODELS"] = models_root() if os.environ.get("AIOPS_MODELS") else str(out / "models")
     # no Jaeger server here: the nightly reads the world's exported traces (query-API JSON)
     env["AIOPS_TRACES_DIR"] = str(world_dir / "traces")
     # no Elasticsearch here either: the DAGs mine the world's log files
