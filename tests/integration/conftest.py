@@ -32,6 +32,7 @@ ORDER = (
     "test_metric_pipeline_world.py",
     "test_world_prometheus.py",
     "test_promserver.py",
+    "test_catalog_live.py",
     "test_compose.py",
     "test_compose_airflow.py",
     "test_compose_runtime.py",
@@ -82,6 +83,7 @@ def trained_night(airflow_home, demo_world, tmp_path_factory) -> TrainedNight:
     def run_the_night(folder: Path) -> None:
         night_env = {**env, "AIOPS_STORE_URL": f"sqlite:///{folder / 'results.db'}",
                      "AIOPS_MODELS": str(folder / "models")}  # fmt: skip
+        (folder / "models").mkdir(parents=True, exist_ok=True)
         dags_test(night_env, "aiops_nightly", night, folder / "nightly.log")
 
     return TrainedNight(env, built_once(tmp_path_factory, "night", run_the_night), began, night)

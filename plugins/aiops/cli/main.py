@@ -1,5 +1,5 @@
 """`aiops`: the command line. Each command group is a module of this package with an
-`add_parser(sub)`; this one assembles them and holds the two one-liners (catalog, summary)."""
+`add_parser(sub)`; this one assembles them and holds the one-liner (summary)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,36 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from aiops.cli import detect, dev, incidents, issues, llm, logs, scaler, traces
-
-
-def _cmd_catalog_check(args: argparse.Namespace) -> int:
-    from aiops.catalog import CatalogError, load_catalog
-
-    try:
-        catalog = load_catalog(args.path)
-    except CatalogError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    print(f"ok: {len(catalog.services)} services, signals {', '.join(catalog.defaults.signals)}")
-    return 0
+from aiops.cli import (
+    catalog,
+    detect,
+    dev,
+    incidents,
+    issues,
+    llm,
+    logs,
+    readouts,
+    scaler,
+    status,
+    traces,
+)
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     """Summaries already in the store, as JSON lines (for scripts and eyeballs alike)."""
-    from aiops.store import Store
+    from aiops.cli.common import open_store
+    from aiops.store import StoreError
 
     filters = {"service": args.service} if args.service else {}
-    with Store.open(args.store) as store:
-        for row in store.read("series_summary", **filters):
-            print(json.dumps(row, default=str, sort_keys=True))
+    try:
+        with open_store(args) as store:
+            rows = store.read("series_summary", **filters)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for row in rows:
+        print(json.dumps(row, default=str, sort_keys=True))
     return 0
 
 
@@ -46,14 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     dev.add_parser(sub)
 
-    p = sub.add_parser("catalog", help="service catalog tools")
-    csub = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
-    c = csub.add_parser(
-        "check", help="validate a catalog file; problems are printed with line numbers"
-    )
-    c.add_argument("path", nargs="?", type=Path, default=None)
-    c.set_defaults(func=_cmd_catalog_check)
-
     p = sub.add_parser("summary", help="print stored per-series data summaries as JSON lines")
     p.add_argument(
         "--store", default=None, help="store URL (default $AIOPS_STORE_URL or out/aiops.db)"
@@ -61,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--service", default=None)
     p.set_defaults(func=_cmd_summary)
 
-    for group in (detect, scaler, traces, issues, logs, incidents, llm):
+    for group in (catalog, status, detect, scaler, traces, issues, logs, incidents, llm, readouts):
         group.add_parser(sub)
     return parser
 
