@@ -16,6 +16,13 @@ class PermanentError(Exception):
     """Retrying cannot fix this: the same input fails the same way every time."""
 
 
+class BackendUnavailable(Exception):
+    """The backend (Prometheus) could not be reached after the client's bounded retries.
+
+    Not per service: every later service of a shard would wait out the same retries and fail
+    the same way, so a shard stops at the first one and the task's retry redoes it."""
+
+
 class ServicesFailed(Exception):
     """Some services of a shard failed; the others' results are stored already.
 

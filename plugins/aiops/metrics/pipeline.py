@@ -32,7 +32,7 @@ from aiops.baselines.ladder import SHORT_TIER, BaselineLadder, LadderConfig
 from aiops.baselines.multivariate import ServiceDetector, ServiceDetectorConfig
 from aiops.baselines.seasonal import SeasonalBaseline
 from aiops.catalog import Catalog
-from aiops.errors import ServicesFailed
+from aiops.errors import BackendUnavailable, ServicesFailed
 from aiops.logs.context import with_log_context
 from aiops.metrics.event_store import open_event_starts, store_events
 from aiops.metrics.events import EventConfig, events_for_series, multivariate_events, no_data_event
@@ -429,7 +429,9 @@ def train_services(
 
     A service that fails (a query the server rejects, a store error) costs only itself: the
     others are trained and stored, then :class:`ServicesFailed` names the ones that failed
-    (permanent when every failure is, so Airflow does not retry a rejected query)."""
+    (permanent when every failure is, so Airflow does not retry a rejected query). An
+    unreachable Prometheus (:class:`BackendUnavailable`) is not one service's failure: the
+    shard stops there and the task's retry redoes it."""
     window_start = end - timedelta(days=settings.training_days)
     totals = {"services": 0, "trained": 0, "quarantined": 0, "not_trained": 0, "forecasters": 0,
               "absent_signals": 0, "failed": 0}  # fmt: skip
@@ -448,6 +450,8 @@ def train_services(
                 and outcome.frame is not None
             ):
                 totals["forecasters"] += int(train_forecasts(outcome.frame, service, end))
+        except BackendUnavailable:
+            raise  # the others would wait out the same retries: the task retries the shard
         except Exception as exc:  # noqa: BLE001 - one service never costs its shard-mates
             log.exception("%s: training failed", service)
             failures[service] = exc
@@ -492,6 +496,8 @@ def score_services(
             )
             store_events(store, service, with_log_context(store, outcome.events, until=end), end)
             totals["quarantined"] += quarantine(store, outcome.judged, start, end)
+        except BackendUnavailable:
+            raise  # the others would wait out the same retries: the task retries the shard
         except Exception as exc:  # noqa: BLE001 - one service never costs its shard-mates
             log.exception("%s: scoring failed", service)
             failures[service] = exc

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from aiops.catalog import Catalog, Scaling
-from aiops.errors import ServicesFailed
+from aiops.errors import BackendUnavailable, ServicesFailed
 from aiops.forecast import ForecastConfig, ForecastError, ForecastSet
 from aiops.forecast.config import CANDIDATES
 from aiops.metrics.frames import fetch_validated, service_frame, signal_bounds, window_grid
@@ -254,6 +254,8 @@ def predict_services(
             store.upsert("predictions", outcome.predictions, newer="generated_at")
             store.upsert("predictive_alerts", outcome.alerts)
             totals["quarantined"] += quarantine(store, outcome.verdicts, start, end)
+        except BackendUnavailable:
+            raise  # the others would wait out the same retries: the task retries the shard
         except Exception as exc:  # one service's failure must not cost its shard-mates
             log.error("%s: prediction failed: %s", service, exc, exc_info=True)
             failures[service] = exc

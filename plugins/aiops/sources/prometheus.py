@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import requests
 
-from aiops.errors import PermanentError
+from aiops.errors import BackendUnavailable, PermanentError
 from aiops.retry import excerpt, redact_url
 from aiops.sources.http import HttpCall, JsonHttpClient
 
@@ -49,7 +49,7 @@ class PrometheusQueryError(PrometheusRejected):
     """Prometheus rejected the query (HTTP 400 bad_data / 422 execution). Never retried."""
 
 
-class PrometheusUnavailable(PrometheusError):
+class PrometheusUnavailable(PrometheusError, BackendUnavailable):
     """Prometheus could not be reached or stayed overloaded after the bounded retries."""
 
 

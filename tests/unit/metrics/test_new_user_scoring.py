@@ -14,6 +14,7 @@ from aiops.catalog import parse_catalog
 from aiops.errors import ServicesFailed, is_permanent
 from aiops.metrics.pipeline import score_service, score_services, train_service
 from aiops.model_registry import ModelRegistry
+from aiops.sources.prometheus import PrometheusUnavailable
 from aiops.store import Store
 from support.memory_source import MemorySource
 
@@ -201,4 +202,23 @@ def test_one_failing_service_costs_its_shard_mates_nothing(catalog, tmp_path):
     assert list(failed.value.failures) == ["api"] and is_permanent(failed.value)
     stored = store.read("anomaly_events", service="worker")
     assert [e["signal"] for e in stored] == ["latency_p95"]
+    store.close()
+
+
+class _Unreachable(MemorySource):
+    def fetch(self, service, signal, query, start, end, step):
+        self.asked.append(service)
+        raise PrometheusUnavailable("http://127.0.0.1:9: Prometheus unavailable after 3 attempt(s)")
+
+
+def test_an_unreachable_prometheus_stops_the_shard_at_once(catalog, tmp_path):
+    """Not one service's failure: the others would wait out the same retries."""
+    source = _Unreachable({})
+    source.asked = []
+    store = Store.open(f"sqlite:///{tmp_path / 'aiops.db'}")
+    start = T0 + timedelta(hours=10)
+    with pytest.raises(PrometheusUnavailable):
+        score_services(store, source, catalog, ["web", "api", "worker"], start,
+                       start + timedelta(hours=1), ModelRegistry(tmp_path / "m"))  # fmt: skip
+    assert set(source.asked) == {"web"} and not is_permanent(PrometheusUnavailable("x"))
     store.close()
