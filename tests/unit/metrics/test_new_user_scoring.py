@@ -3,7 +3,7 @@ traffic, constant series, open-ended signals, and one failing service in a shard
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -16,54 +16,12 @@ from aiops.metrics.pipeline import score_service, score_services, train_service
 from aiops.model_registry import ModelRegistry
 from aiops.sources.prometheus import PrometheusUnavailable
 from aiops.store import Store
-from support.memory_source import MemorySource
-
-STEP = timedelta(minutes=1)
-T0 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
-
-CATALOG = """
-version: 1
-defaults:
-  step: 60s
-  signals:
-    request_rate: {query: 'sum(rate(http_requests_total{service="${service}"}[5m]))'}
-    error_ratio: {query: 'sum(rate(err{service="${service}"}[5m])) / sum(rate(req{service="${service}"}[5m]))'}
-    latency_p95: {query: 'max(lat{service="${service}"})'}
-services:
-  web:
-    owner: acme/web
-    team: web
-    signals:
-      cpu_pct: {query: 'max(cpu_pct{service="${service}"})', unit: percent, kind: saturation, direction: up, max: 100}
-  api:
-    owner: acme/api
-    team: api
-  worker:
-    owner: acme/worker
-    team: worker
-"""
-
-
-def daily_wave(start: datetime, hours: float, base: float, amp: float, seed: int) -> pd.Series:
-    index = pd.date_range(start, periods=int(hours * 60), freq=STEP)
-    rng = np.random.default_rng(seed)
-    phase = 2 * np.pi * (index.hour * 60 + index.minute) / 1440
-    values = base + amp * np.sin(phase) + rng.normal(0, 0.02 * base, len(index))
-    return pd.Series(values, index=index)
+from support.memory_source import CATALOG, STEP, T0, MemorySource, web_series
 
 
 @pytest.fixture
 def catalog():
     return parse_catalog(CATALOG, "catalog.yaml")
-
-
-def web_series(start: datetime, hours: float) -> dict[tuple[str, str], pd.Series]:
-    return {
-        ("web", "request_rate"): daily_wave(start, hours, 50.0, 10.0, 1),
-        ("web", "error_ratio"): daily_wave(start, hours, 0.01, 0.0, 2).clip(lower=0),
-        ("web", "latency_p95"): daily_wave(start, hours, 0.2, 0.02, 3),
-        ("web", "cpu_pct"): daily_wave(start, hours, 40.0, 5.0, 4),
-    }
 
 
 def test_a_service_with_six_hours_of_data_is_scored_by_the_short_tier(catalog, tmp_path):

@@ -9,8 +9,7 @@ from aiops.catalog import parse_catalog
 from aiops.metrics.pipeline import train_service
 from aiops.metrics.status import signal_status
 from aiops.model_registry import ModelRegistry
-from support.memory_source import MemorySource
-from unit.metrics.test_new_user_scoring import CATALOG, T0, daily_wave, web_series
+from support.memory_source import CATALOG, T0, MemorySource, daily_wave, web_series
 
 
 def test_status_names_each_signals_model_history_and_why_not():
