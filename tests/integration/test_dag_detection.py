@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from aiops.catalog import load_catalog
 from aiops.dev.local_airflow import PROJECT_ROOT
+from aiops.metrics import score_frame
+from aiops.model_registry import ModelRegistry
 from aiops.store import Store
 from support.airflow_runs import dags_test
 
@@ -68,6 +71,14 @@ def test_hourly_run_files_the_regression_once_and_reruns_change_nothing(detectio
     assert regression["method"] == "onset_order"
     assert regression["ranking"]["note"].startswith("no dependency map was available")
     assert len({e["key"] for r in incidents for e in r["events"]}) >= len(incidents)
+
+    # the offline entry point, on the same data and models, gives the DAG's events
+    world = pd.read_csv(env["AIOPS_METRICS_FILE"], index_col="timestamp")
+    world.index = pd.to_datetime(world.index, utc=True)
+    offline = score_frame(world, load_catalog(), hour_end - timedelta(hours=1), hour_end,
+                          registry=ModelRegistry(env["AIOPS_MODELS"]))  # fmt: skip
+    assert offline == [{k: v for k, v in e.items() if k not in ("as_of", "context")}
+                       for e in first]  # fmt: skip
 
     dags_test(env, "aiops_hourly", hour_end, tmp / "hourly-2.log")
     with Store.open(env["AIOPS_STORE_URL"]) as store:

@@ -11,7 +11,7 @@ from aiops.baselines.ladder import SHORT_TIER
 from aiops.catalog import load_catalog
 from aiops.metrics.pipeline import score_service, train_service
 from aiops.model_registry import ModelRegistry
-from aiops.sources.signals import SignalsFileSource
+from aiops.sources.frame_source import SignalsFileSource
 
 
 @pytest.fixture(scope="module")

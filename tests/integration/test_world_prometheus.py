@@ -12,8 +12,9 @@ import pytest
 from aiops.catalog import load_catalog
 from aiops.dev.sim.openmetrics import read_openmetrics_series
 from aiops.metrics.series_summary import summarize_services
+from aiops.sources.frame_source import SignalsFileSource
 from aiops.sources.prometheus import PrometheusClient, PrometheusUnavailable
-from aiops.sources.signals import PrometheusSignalSource, SignalsFileSource
+from aiops.sources.signals import PrometheusSignalSource
 
 pytestmark = pytest.mark.prometheus
 

@@ -24,10 +24,11 @@ from aiops.sinks.github import GitHubClient
 from aiops.sinks.tracker import IssueTracker
 from aiops.sinks.trackers import TrackerSettings, dry_run_requested, github_client, open_tracker
 from aiops.sources.elasticsearch_logs import ElasticsearchLogConfig, ElasticsearchLogSource
+from aiops.sources.frame_source import SignalsFileSource
 from aiops.sources.jaeger import DEFAULT_PAGE_LIMIT, JaegerClient
 from aiops.sources.jaeger_files import JaegerFileSource
 from aiops.sources.prometheus import PrometheusClient
-from aiops.sources.signals import PrometheusSignalSource, SignalsFileSource, SignalSource
+from aiops.sources.signals import PrometheusSignalSource, SignalSource
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from aiops.cli import (
     logs,
     readouts,
     scaler,
+    score,
     status,
     traces,
 )
@@ -58,7 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--service", default=None)
     p.set_defaults(func=_cmd_summary)
 
-    for group in (catalog, status, detect, scaler, traces, issues, logs, incidents, llm, readouts):
+    for group in (
+        catalog,
+        status,
+        score,
+        detect,
+        scaler,
+        traces,
+        issues,
+        logs,
+        incidents,
+        llm,
+        readouts,
+    ):
         group.add_parser(sub)
     return parser
 

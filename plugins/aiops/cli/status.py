@@ -13,8 +13,9 @@ from aiops.cli.common import columns, parse_utc
 
 
 def _source(args: argparse.Namespace):
+    from aiops.sources.frame_source import SignalsFileSource
     from aiops.sources.prometheus import PrometheusClient
-    from aiops.sources.signals import PrometheusSignalSource, SignalsFileSource
+    from aiops.sources.signals import PrometheusSignalSource
 
     if args.prometheus:
         return PrometheusSignalSource(PrometheusClient(args.prometheus))

@@ -7,11 +7,9 @@ count the same sample twice and a backfill equals the sum of its parts.
 
 from __future__ import annotations
 
-import gzip
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
@@ -43,11 +41,12 @@ class SignalSource(Protocol):
     ) -> SignalSeries: ...
 
 
-def _empty() -> pd.Series:
+def empty_series() -> pd.Series:
+    """A series with no points: what a source returns for a query that matched nothing."""
     return pd.Series([], index=pd.DatetimeIndex([], tz="UTC", name="timestamp"), dtype="float64")
 
 
-def _check_interval(start: datetime, end: datetime, step: timedelta) -> None:
+def check_interval(start: datetime, end: datetime, step: timedelta) -> None:
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError(f"interval bounds must be timezone-aware, got {start!r} .. {end!r}")
     if end <= start:
@@ -67,7 +66,7 @@ class PrometheusSignalSource:
     def fetch(
         self, service: str, signal: str, query: str, start: datetime, end: datetime, step: timedelta
     ) -> SignalSeries:
-        _check_interval(start, end, step)
+        check_interval(start, end, step)
         result = self.client.query_range(query, start, end - step, step)
         if len(result.series) > 1:
             labels = [s.labels for s in result.series[:3]]
@@ -76,46 +75,5 @@ class PrometheusSignalSource:
                 f"{len(result.series)} series (e.g. {labels}); catalog queries must aggregate to "
                 f"one series per service: {query}"
             )
-        values = result.series[0].values if result.series else _empty()
+        values = result.series[0].values if result.series else empty_series()
         return SignalSeries(values, self.name, query, list(result.warnings))
-
-
-class SignalsFileSource:
-    """The demo world's ground-truth signals (`signals.csv.gz`), for machines without Prometheus.
-
-    It does not evaluate PromQL: it returns the value the catalog's query is meant to recover,
-    so results are close to, not identical with, what Prometheus gives (rate() smooths over
-    five minutes).
-    """
-
-    name = "signals-file"
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._frame: pd.DataFrame | None = None
-
-    def _load(self) -> pd.DataFrame:
-        if self._frame is None:
-            try:
-                with gzip.open(self.path, "rt", encoding="utf-8") as f:
-                    frame = pd.read_csv(f, index_col="timestamp")
-            except (OSError, ValueError) as exc:
-                raise SourceError(f"{self.path}: cannot read signals file: {exc}") from exc
-            frame.index = pd.to_datetime(frame.index, utc=True)
-            frame.index.name = "timestamp"
-            self._frame = frame.astype("float64")
-        return self._frame
-
-    def fetch(
-        self, service: str, signal: str, query: str, start: datetime, end: datetime, step: timedelta
-    ) -> SignalSeries:
-        _check_interval(start, end, step)
-        frame = self._load()
-        column = f"{service}:{signal}"
-        if column not in frame.columns:
-            empty = _empty()
-            return SignalSeries(empty, self.name, column, [f"{self.path}: no column {column!r}"])
-        window = frame.loc[(frame.index >= start) & (frame.index < end), column]
-        grid = pd.date_range(start, end, freq=step, inclusive="left")
-        values = window[window.index.isin(grid)].rename(None)
-        return SignalSeries(values, self.name, column)

@@ -19,7 +19,7 @@ from aiops.cli.main import main
 from aiops.model_registry import ModelRegistry
 from aiops.pipeline_runs.summary import store_run_summary, summary_line
 from aiops.predictive.pipeline import predict_services, train_forecasts
-from aiops.sources.signals import SignalsFileSource
+from aiops.sources.frame_source import SignalsFileSource
 from aiops.store import Store
 from aiops.units import format_duration, format_value
 from support.catalogs import catalog_yaml

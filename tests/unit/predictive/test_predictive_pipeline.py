@@ -16,7 +16,7 @@ from aiops.metrics.pipeline import train_service
 from aiops.model_registry import ModelRegistry
 from aiops.predictive.breach import first_crossing
 from aiops.predictive.pipeline import predict_service, train_forecasts
-from aiops.sources.signals import SignalsFileSource
+from aiops.sources.frame_source import SignalsFileSource
 from support.catalogs import catalog_yaml
 
 MIB = 2**20
