@@ -114,6 +114,30 @@ def _grouped(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarra
     return out
 
 
+def quantum(x: np.ndarray, max_levels_share: float = 0.05) -> np.ndarray:
+    """Per series, the smallest step between the values it takes, when it takes few distinct
+    values (at most `max_levels_share` of its observed points: replica counts, integer
+    gauges, a ratio of small counts), at least 1 for whole-number series; 0 for continuous
+    series.
+
+    A series that can only move by whole steps cannot deviate by less than one: its spread
+    is floored at that step, so a flat series that moves by one quantum is not "hundreds of
+    sigma" louder than a real regression."""
+    ordered = np.sort(x, axis=0)  # NaN last; their diffs are NaN and count as no step
+    with np.errstate(invalid="ignore"):
+        steps = np.diff(ordered, axis=0)
+        positive = steps > 0
+    levels = positive.sum(axis=0) + 1
+    observed = np.isfinite(x).sum(axis=0)
+    smallest = np.where(positive, steps, np.inf).min(axis=0, initial=np.inf)
+    few = (levels >= 2) & (levels <= np.maximum(2, max_levels_share * observed))
+    step = np.where(few & np.isfinite(smallest), smallest, 0.0)
+    # whole numbers (counts, replicas) move by at least one, even when training saw one level
+    with np.errstate(invalid="ignore"):
+        whole = np.all(np.isnan(x) | (x == np.round(x)), axis=0) & (observed > 0)
+    return np.where(whole, np.maximum(step, 1.0), step)
+
+
 def nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
     """Median ignoring NaN, vectorised (np.nanmedian loops in Python over long slices)."""
     s = np.sort(a, axis=axis)  # NaN sorts last

@@ -87,6 +87,8 @@ class SeasonalBaselineConfig:
     spread_floor: float = 1e-9  # absolute minimum spread
     spread_floor_ratio: float = 1e-3  # minimum spread as a fraction of the series' median |x|
     interpolate: bool = True  # interpolate profile and spread between bucket midpoints
+    # floor a series' spread at its smallest step when it takes few values (profile.quantum)
+    quantum_floor: bool = True
 
     def __post_init__(self) -> None:
         if self.bucket not in BUCKETS:
@@ -212,6 +214,8 @@ class SeasonalBaseline:
         spread = np.sqrt((1 - cfg.spread_shrink) * spread**2 + cfg.spread_shrink * typical**2)
         spread = np.where(np.isnan(spread), typical, spread)
         floor = np.maximum(cfg.spread_floor, cfg.spread_floor_ratio * stats.nanmedian(np.abs(x), 0))
+        if cfg.quantum_floor:
+            floor = np.maximum(floor, stats.quantum(x))
         spread = np.maximum(spread, floor)
 
         self.keys_ = [k for k, ok in zip(keys, enough, strict=True) if ok]

@@ -124,9 +124,11 @@ def _expectation(
 ) -> tuple[pd.Series, pd.Series]:
     """Expected lines per template over `hours`, and the spread of that sum."""
     if _seasonal(history):
+        # hourly line counts: their counting noise is judged by min_count, not a step floor
         config = SeasonalBaselineConfig(
-            min_days=SEASONAL_MIN_DAYS, bucket="hour_of_day", trend="none", k=settings.k
-        )
+            min_days=SEASONAL_MIN_DAYS, bucket="hour_of_day", trend="none", k=settings.k,
+            quantum_floor=False,
+        )  # fmt: skip
         model = SeasonalBaseline(config).fit(history.astype(float))
         center, low, high = model.expected(hours, model.keys_)
         spread = (high - center) / settings.k

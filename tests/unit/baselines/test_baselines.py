@@ -239,3 +239,21 @@ def test_config_errors_name_the_knob():
 
 def baseline_end(model: SeasonalBaseline) -> pd.Timestamp:
     return pd.Timestamp(model.end_ns_, tz="UTC")
+
+
+def test_a_quantised_series_moving_one_step_is_quieter_than_a_real_regression():
+    """Comparable scores: a flat replica count that moves by one replica, and a real-valued
+    latency that regresses, scored by the same baseline."""
+    index = pd.date_range("2026-10-01", periods=15 * 1440, freq="1min", tz="UTC")
+    rng = np.random.default_rng(7)
+    replicas = np.full(len(index), 3.0)
+    replicas[rng.choice(len(index), 40, replace=False)] = 4.0  # nearly constant, quantised
+    latency = 0.2 + rng.normal(0, 0.01, len(index))
+    model = SeasonalBaseline().fit(pd.DataFrame({"a:replicas": replicas, "a:latency": latency},
+                                                index=index))  # fmt: skip
+    later = pd.date_range(index[-1] + pd.Timedelta(minutes=1), periods=30, freq="1min")
+    z = model.score(pd.DataFrame({"a:replicas": 4.0, "a:latency": 0.26}, index=later))
+    assert z["a:replicas"].abs().max() <= 1.0 + 1e-9
+    assert z["a:latency"].abs().min() > 4.0
+    constant = SeasonalBaseline().fit(pd.DataFrame({"a:pods": 2.0}, index=index))
+    assert constant.score(pd.DataFrame({"a:pods": 3.0}, index=later))["a:pods"].max() <= 1.0
