@@ -169,6 +169,14 @@ def score_corpus(
     return normalised(sum(f.raw for f in per_file), null, perfect), per_file
 
 
+def threshold_candidates(scores: Iterable[np.ndarray]) -> np.ndarray:
+    """Thresholds worth trying: 401 quantiles of the pooled scores from the median up, 1, 1.1."""
+    pooled = np.concatenate([np.asarray(s, dtype=float) for s in scores])
+    pooled = pooled[np.isfinite(pooled)]
+    qs = np.unique(np.quantile(pooled, np.linspace(0.5, 1.0, 401)))
+    return np.unique(np.concatenate([qs, [1.0, 1.1]]))
+
+
 def best_threshold(
     prepared: Mapping[str, PreparedFile],
     scores: Mapping[str, np.ndarray],
@@ -177,10 +185,7 @@ def best_threshold(
 ) -> tuple[float, float]:
     """The one corpus-wide threshold maximising the normalised score (NAB's optimiser)."""
     if candidates is None:
-        pooled = np.concatenate([np.asarray(s, dtype=float) for s in scores.values()])
-        pooled = pooled[np.isfinite(pooled)]
-        qs = np.unique(np.quantile(pooled, np.linspace(0.5, 1.0, 401)))
-        candidates = np.unique(np.concatenate([qs, [1.0, 1.1]]))
+        candidates = threshold_candidates(scores.values())
     best = (-np.inf, 1.1)
     for t in candidates:
         value, _ = score_corpus(prepared, scores, float(t), costs)

@@ -49,7 +49,7 @@ class CausalDetectorConfig:
     likelihood_short: int = 5
     likelihood_long: int = 500
     probation: int = 150
-    threshold: float = 0.999
+    threshold: float = 0.9995  # chosen by leave-one-category-out on NAB (bench/bench_nab.py --grid)
     suppress: int = 30
 
 
