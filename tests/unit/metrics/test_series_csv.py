@@ -14,8 +14,9 @@ import pytest
 from aiops.cli.main import main
 from aiops.metrics.detect_csv import DetectInputError, detect_csv
 from aiops.metrics.series_csv import read_regular_series
+from support.paths import SHARED_DATA
 
-NAB = Path("/work/shared/data/nab/data/realKnownCause")
+NAB = SHARED_DATA / "nab" / "data" / "realKnownCause"
 START = pd.Timestamp("2014-03-08 00:00:00")
 STEP = pd.Timedelta("5min")
 
