@@ -77,7 +77,7 @@ class Outcome:
     def judged(self) -> list[FrameVerdict]:
         """The verdicts that decide an hour's quarantine rows (the failed ones become rows,
         the rest clear a rerun's old rows). A signal with no series is not bad data: the
-        nightly reports it once (its training verdict is quarantined, "no series"), the
+        nightly reports it once (its training verdict is quarantined: 0 points), the
         hours do not repeat it."""
         return [v for v in self.verdicts if v.signal not in self.absent]
 
