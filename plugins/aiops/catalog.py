@@ -15,10 +15,19 @@ from string import Template
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from aiops.llm.config import LlmSettings
 from aiops.units import parse_bytes, parse_duration_seconds, parse_number
+from aiops.yaml_lines import deepest_line, duplicate_key
 
 SIGNAL_KINDS = ("traffic", "errors", "latency", "saturation", "other")
 DIRECTIONS = ("up", "down", "both")
@@ -317,6 +326,9 @@ class Catalog(_Model):
     logs: LogSettings = LogSettings()
     incidents: IncidentSettings = IncidentSettings()
     llm: LlmSettings = LlmSettings()
+    # service -> its resolved signals, computed once on validation: every hourly query,
+    # bound and unit lookup reads it
+    _signals: dict[str, dict[str, SignalSpec]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Catalog:
@@ -326,6 +338,7 @@ class Catalog(_Model):
                     f"service name {name!r} must be lowercase letters, digits and '-' "
                     "(it is substituted into PromQL label matchers)"
                 )
+        self._signals = {name: self._resolve_signals(name) for name in self.services}
         problems = [p for name in self.services for p in self._service_problems(name)]
         if problems:
             raise ValueError("\n".join(problems))
@@ -367,6 +380,11 @@ class Catalog(_Model):
     def signals_of(self, service: str) -> dict[str, SignalSpec]:
         """The service's signals, complete (unit, kind, direction, bounds): the defaults'
         templates it does not drop, then its own, in catalog order."""
+        if service not in self.services:
+            raise KeyError(f"service {service!r} is not in the catalog")
+        return dict(self._signals[service])
+
+    def _resolve_signals(self, service: str) -> dict[str, SignalSpec]:
         own = self.services[service].signals
         out: dict[str, SignalSpec] = {}
         for name, template in self.defaults.signals.items():
@@ -381,7 +399,7 @@ class Catalog(_Model):
         return out
 
     def signal(self, service: str, signal: str) -> SignalSpec:
-        spec = self.signals_of(service).get(signal)
+        spec = self._signals[service].get(signal) if service in self._signals else None
         if spec is None:
             raise KeyError(f"service {service!r} has no signal {signal!r}")
         return spec
@@ -416,7 +434,9 @@ def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
         raise CatalogError(f"{source}:{line}: invalid YAML: {exc.problem}") from exc
     if root is None:
         raise CatalogError(f"{source}: catalog is empty")
-    _reject_duplicate_keys(root, source, ())
+    duplicate = duplicate_key(root)
+    if duplicate:
+        raise CatalogError(f"{source}:{duplicate[0]}: {duplicate[1]}: duplicate key")
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise CatalogError(
@@ -426,40 +446,6 @@ def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
         return Catalog.model_validate(data)
     except ValidationError as exc:
         raise CatalogError(_describe(exc, root, source)) from None
-
-
-def _reject_duplicate_keys(node: yaml.Node, source: str, path: tuple[str, ...]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            name = str(key.value)
-            if name in seen:
-                where = ".".join((*path, name))
-                raise CatalogError(f"{source}:{key.start_mark.line + 1}: {where}: duplicate key")
-            seen.add(name)
-            _reject_duplicate_keys(value, source, (*path, name))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _reject_duplicate_keys(item, source, (*path, str(i)))
-
-
-def _line_of(root: yaml.Node, loc: tuple[Any, ...]) -> int:
-    """1-based line of the deepest node on loc that exists in the YAML tree."""
-    node, line = root, root.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
 
 
 def _describe(exc: ValidationError, root: yaml.Node, source: str) -> str:
@@ -477,7 +463,7 @@ def _describe(exc: ValidationError, root: yaml.Node, source: str) -> str:
             for problem in msg.split("\n"):
                 key, _, text = problem.partition(": ")
                 path = tuple(key.split("."))
-                lines.append(f"{source}:{_line_of(root, path)}: {key}: {text}")
+                lines.append(f"{source}:{deepest_line(root, path)}: {key}: {text}")
             continue
         field = re.match(r"^([\w.-]+): (.*)$", msg, re.DOTALL)
         if field and err["type"] == "value_error":
@@ -488,5 +474,5 @@ def _describe(exc: ValidationError, root: yaml.Node, source: str) -> str:
         elif err["type"] == "extra_forbidden":
             msg = "unknown key (typo?)"
         key = ".".join(str(p) for p in loc) or "(top level)"
-        lines.append(f"{source}:{_line_of(root, loc)}: {key}: {msg}")
+        lines.append(f"{source}:{deepest_line(root, loc)}: {key}: {msg}")
     return "\n".join(lines)

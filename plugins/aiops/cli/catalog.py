@@ -79,8 +79,8 @@ def _server_flags(p: argparse.ArgumentParser, required: bool = False) -> None:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from aiops.discovery.live_check import CheckWindow, check_catalog
-    from aiops.discovery.yaml_lines import compose_yaml
     from aiops.sources.prometheus import PrometheusClient, PrometheusError
+    from aiops.yaml_lines import compose_yaml
 
     path = Path(args.path or os.environ.get("AIOPS_CATALOG") or DEFAULT_CATALOG)
     try:

@@ -21,8 +21,8 @@ import yaml
 
 from aiops.catalog import Catalog, SignalSpec
 from aiops.discovery.promql_scan import has_rate, selections, unrated_counters
-from aiops.discovery.yaml_lines import line_of
 from aiops.sources.prometheus import PrometheusClient, PrometheusQueryError, RangeSeries
+from aiops.yaml_lines import line_of
 
 logger = logging.getLogger(__name__)
 

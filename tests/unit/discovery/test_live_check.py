@@ -16,7 +16,7 @@ from aiops.discovery.live_check import (
     server_reason,
     value_problems,
 )
-from aiops.discovery.yaml_lines import compose_yaml
+from aiops.yaml_lines import compose_yaml
 
 
 def test_a_series_that_only_grows_looks_like_a_counter() -> None:
