@@ -9,7 +9,12 @@ turns it into a failure without retries (:func:`is_permanent`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PermanentError(Exception):
@@ -48,3 +53,34 @@ def is_permanent(exc: BaseException) -> bool:
     if isinstance(exc, ServicesFailed):
         return exc.permanent
     return isinstance(exc, PermanentError)
+
+
+class PerService:
+    """One step of a shard run service by service, with the failure policy in one place.
+
+    A service that fails costs only itself: the others run and store their results, then
+    :meth:`raise_failures` raises :class:`ServicesFailed` naming the ones that failed. An
+    unreachable backend (:class:`BackendUnavailable`) is not one service's failure: it
+    propagates at once, since every later service would wait out the same retries.
+    """
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        self.failures: dict[str, BaseException] = {}
+
+    def run(self, services: Iterable[str], work: Callable[[str], T]) -> Iterator[tuple[str, T]]:
+        """(service, result) for each service whose `work` succeeded, in order."""
+        for service in services:
+            try:
+                result = work(service)
+            except BackendUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one service never costs its shard-mates
+                log.exception("%s: %s failed", service, self.step)
+                self.failures[service] = exc
+                continue
+            yield service, result
+
+    def raise_failures(self) -> None:
+        if self.failures:
+            raise ServicesFailed(self.step, self.failures)

@@ -32,7 +32,7 @@ from aiops.baselines.ladder import SHORT_TIER, BaselineLadder, LadderConfig
 from aiops.baselines.multivariate import ServiceDetector, ServiceDetectorConfig
 from aiops.baselines.seasonal import SeasonalBaseline
 from aiops.catalog import Catalog
-from aiops.errors import BackendUnavailable, ServicesFailed
+from aiops.errors import PerService
 from aiops.logs.context import with_log_context
 from aiops.metrics.event_store import open_event_starts, store_events
 from aiops.metrics.events import EventConfig, events_for_series, multivariate_events, no_data_event
@@ -429,41 +429,31 @@ def train_services(
 
     A service that fails (a query the server rejects, a store error) costs only itself: the
     others are trained and stored, then :class:`ServicesFailed` names the ones that failed
-    (permanent when every failure is, so Airflow does not retry a rejected query). An
-    unreachable Prometheus (:class:`BackendUnavailable`) is not one service's failure: the
-    shard stops there and the task's retry redoes it."""
+    (permanent when every failure is, so Airflow does not retry a rejected query); an
+    unreachable Prometheus stops the shard at once (:class:`aiops.errors.PerService`)."""
     window_start = end - timedelta(days=settings.training_days)
     totals = {"services": 0, "trained": 0, "quarantined": 0, "not_trained": 0, "forecasters": 0,
               "absent_signals": 0, "failed": 0}  # fmt: skip
-    failures: dict[str, BaseException] = {}
     services = list(services)
-    for service in services:
-        totals["services"] += 1
-        try:
-            outcome = train_service(source, catalog, service, end, registry, settings)
-            totals["quarantined"] += quarantine(store, outcome.verdicts, window_start, end)
-            totals["trained" if outcome.model else "not_trained"] += 1
-            totals["absent_signals"] += len(outcome.absent)
-            if (
-                train_forecasts is not None
-                and outcome.model is not None
-                and outcome.frame is not None
-            ):
-                totals["forecasters"] += int(train_forecasts(outcome.frame, service, end))
-        except BackendUnavailable:
-            raise  # the others would wait out the same retries: the task retries the shard
-        except Exception as exc:  # noqa: BLE001 - one service never costs its shard-mates
-            log.exception("%s: training failed", service)
-            failures[service] = exc
-            totals["failed"] += 1
-            continue
+
+    def train(service: str) -> Outcome:
+        outcome = train_service(source, catalog, service, end, registry, settings)
+        totals["quarantined"] += quarantine(store, outcome.verdicts, window_start, end)
+        if train_forecasts is not None and outcome.model is not None and outcome.frame is not None:
+            totals["forecasters"] += int(train_forecasts(outcome.frame, service, end))
+        return outcome
+
+    shard = PerService("train")
+    for service, outcome in shard.run(services, train):
+        totals["trained" if outcome.model else "not_trained"] += 1
+        totals["absent_signals"] += len(outcome.absent)
         for signal in outcome.absent:
             log.warning("%s: signal %s has no series in the training window", service, signal)
         for note in outcome.notes:
             log.warning("%s: %s", service, note)
+    totals["services"], totals["failed"] = len(services), len(shard.failures)
     log.info("training window ending %s, shard %s: %s", end.isoformat(), services, totals)
-    if failures:
-        raise ServicesFailed("train", failures)
+    shard.raise_failures()
     return totals
 
 
@@ -485,24 +475,18 @@ def score_services(
     totals = {"services": 0, "events": 0, "anomalous_points": 0, "quarantined": 0,
               "no_data": 0, "unscored": 0, "short_tier": 0, "absent_signals": 0,
               "failed": 0}  # fmt: skip
-    failures: dict[str, BaseException] = {}
     services = list(services)
-    for service in services:
-        totals["services"] += 1
-        try:
-            open_events = open_event_starts(store, service, start, reach)
-            outcome = score_service(
-                source, catalog, service, start, end, registry, open_events, settings
-            )
-            store_events(store, service, with_log_context(store, outcome.events, until=end), end)
-            totals["quarantined"] += quarantine(store, outcome.judged, start, end)
-        except BackendUnavailable:
-            raise  # the others would wait out the same retries: the task retries the shard
-        except Exception as exc:  # noqa: BLE001 - one service never costs its shard-mates
-            log.exception("%s: scoring failed", service)
-            failures[service] = exc
-            totals["failed"] += 1
-            continue
+
+    def score(service: str) -> Outcome:
+        open_events = open_event_starts(store, service, start, reach)
+        outcome = score_service(source, catalog, service, start, end, registry, open_events,
+                                settings)  # fmt: skip
+        store_events(store, service, with_log_context(store, outcome.events, until=end), end)
+        totals["quarantined"] += quarantine(store, outcome.judged, start, end)
+        return outcome
+
+    shard = PerService("score")
+    for service, outcome in shard.run(services, score):
         totals["events"] += sum(1 for e in outcome.events if e["kind"] == "anomaly")
         totals["no_data"] += sum(1 for e in outcome.events if e["kind"] == "no_data")
         totals["anomalous_points"] += outcome.anomalous_points
@@ -513,8 +497,8 @@ def score_services(
             log.warning("%s: %s not scored: %s", service, signal, why)
         for note in outcome.notes:
             log.warning("%s: %s", service, note)
+    totals["services"], totals["failed"] = len(services), len(shard.failures)
     log.info("interval [%s, %s) shard %s: %s", start.isoformat(), end.isoformat(), services,
              totals)  # fmt: skip
-    if failures:
-        raise ServicesFailed("score", failures)
+    shard.raise_failures()
     return totals

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from aiops.catalog import Catalog, Scaling
-from aiops.errors import BackendUnavailable, ServicesFailed
+from aiops.errors import PerService
 from aiops.forecast import ForecastConfig, ForecastError, ForecastSet
 from aiops.forecast.config import CANDIDATES
 from aiops.metrics.frames import fetch_validated, service_frame, signal_bounds, window_grid
@@ -246,21 +246,17 @@ def predict_services(
         "failed": 0,
     }
     services = list(services)
-    failures: dict[str, BaseException] = {}
-    for service in services:
-        try:
-            outcome = predict_service(source, catalog, service, start, end, registry, settings)
-            # a backfilled hour never replaces what a newer hour predicted for the same time
-            store.upsert("predictions", outcome.predictions, newer="generated_at")
-            store.upsert("predictive_alerts", outcome.alerts)
-            totals["quarantined"] += quarantine(store, outcome.verdicts, start, end)
-        except BackendUnavailable:
-            raise  # the others would wait out the same retries: the task retries the shard
-        except Exception as exc:  # one service's failure must not cost its shard-mates
-            log.error("%s: prediction failed: %s", service, exc, exc_info=True)
-            failures[service] = exc
-            totals["failed"] += 1
-            continue
+
+    def predict(service: str) -> PredictionOutcome:
+        outcome = predict_service(source, catalog, service, start, end, registry, settings)
+        # a backfilled hour never replaces what a newer hour predicted for the same time
+        store.upsert("predictions", outcome.predictions, newer="generated_at")
+        store.upsert("predictive_alerts", outcome.alerts)
+        totals["quarantined"] += quarantine(store, outcome.verdicts, start, end)
+        return outcome
+
+    shard = PerService("predict")
+    for service, outcome in shard.run(services, predict):
         totals["services"] += 1
         totals["predictions"] += len(outcome.predictions)
         totals["alerts"] += len(outcome.alerts)
@@ -268,9 +264,9 @@ def predict_services(
         totals["stale_inputs"] += len(outcome.stale_inputs)
         for note in outcome.notes:
             log.warning("%s: %s", service, note)
+    totals["failed"] = len(shard.failures)
     log.info("forecast from %s, shard %s: %s", end.isoformat(), services, totals)
-    if failures:
-        raise ServicesFailed("predict", failures)
+    shard.raise_failures()
     return totals
 
 
