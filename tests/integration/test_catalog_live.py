@@ -10,7 +10,6 @@ the newest `up` sample the server holds, not from a flag.
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,14 +19,9 @@ import pytest
 from aiops.catalog import load_catalog
 from aiops.cli.main import main
 from aiops.dev.promserver import PrometheusServer, backfill
+from support.prometheus_marks import NEEDS_PROMETHEUS
 
-pytestmark = [
-    pytest.mark.prometheus,
-    pytest.mark.skipif(
-        shutil.which("promtool") is None or shutil.which("prometheus") is None,
-        reason="prometheus/promtool not on PATH (apt-get install prometheus, or make setup)",
-    ),
-]
+pytestmark = NEEDS_PROMETHEUS
 
 STEP = 60
 POINTS = 150  # two and a half hours of history

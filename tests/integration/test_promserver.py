@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,14 +17,9 @@ from aiops.dev.promserver import (
     stop_from_pidfile,
 )
 from aiops.sources.prometheus import PrometheusClient
+from support.prometheus_marks import NEEDS_PROMETHEUS
 
-pytestmark = [
-    pytest.mark.prometheus,
-    pytest.mark.skipif(
-        shutil.which("promtool") is None or shutil.which("prometheus") is None,
-        reason="prometheus/promtool not on PATH (apt-get install prometheus, or make setup)",
-    ),
-]
+pytestmark = NEEDS_PROMETHEUS
 
 OLD = datetime(2024, 1, 1, tzinfo=UTC)
 NEW = OLD + timedelta(days=60)  # far beyond Prometheus's default 15-day retention

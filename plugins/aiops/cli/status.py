@@ -38,18 +38,18 @@ def _cmd_status(args: argparse.Namespace) -> int:
         at = parse_utc(args.at, "--at") if args.at else datetime.now(UTC).replace(second=0)
         source = _source(args)
         registry = ModelRegistry(args.models or models_root())
-        store = None
         try:
-            store = Store.open(resolve_store_url(args.store), create=False)
+            store: Store | None = Store.open(resolve_store_url(args.store), create=False)
         except StoreError:
             store = None  # no run has stored anything yet: no quarantine to show
-        rows = signal_status(catalog, source, registry, store, at, args.service or None)
+        try:
+            rows = signal_status(catalog, source, registry, store, at, args.service or None)
+        finally:
+            if store is not None:
+                store.close()
     except (CatalogError, ValueError, KeyError, PrometheusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if "store" in locals() and store is not None:
-            store.close()
     table = [
         [
             r.service,

@@ -50,6 +50,11 @@ def score_frame(
             f"score_frame: [start, end) must be whole hours, got {start.isoformat()} .. "
             f"{end.isoformat()}"
         )
+    if registry is not None and train_at is not None:
+        raise ValueError(
+            "score_frame: give registry (score with its models) or train_at "
+            "(train on the frame first), not both"
+        )
     names = list(services or sorted({str(c).split(":", 1)[0] for c in frame.columns}))
     unknown = [s for s in names if s not in catalog.services]
     if unknown:
@@ -57,7 +62,7 @@ def score_frame(
     settings = settings or DetectionSettings()
     source = FrameSource(frame)
     with tempfile.TemporaryDirectory(prefix="aiops-offline-") as tmp:
-        if registry is None or train_at is not None:
+        if registry is None:
             registry = ModelRegistry(Path(tmp) / "models")
         with Store.open(f"sqlite:///{Path(tmp) / 'results.db'}") as store:
             if train_at is not None:
