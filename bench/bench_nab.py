@@ -13,7 +13,7 @@ categories (realKnownCause, realTraffic, realAdExchange). In one run:
    anomaly; refitted on the last 2000 rows every --prophet-refit rows), each at the one
    threshold with the best mean over the real categories, used for every file (in-sample:
    it favours them);
-3. with --grid, leave-one-category-out over the real categories on a 36-config grid
+3. with --grid, leave-one-category-out over the real categories on a 64-config grid
    (bench/nab/grid.py): for each held-out category, the config with the best mean on the
    other two, and its score on the held-out one; then the spread of those held-out scores
    and the config the same rule picks on all three.
@@ -133,7 +133,10 @@ def run_grid(corpus: Corpus, runs: CausalRuns) -> None:
         f"\n== 3. leave one real category out, {len(grid)} configs "
         f"({runs.scored_configs} anomaly-score passes, {seconds:.1f} s) =="
     )
-    print("grid: threshold x likelihood_short x memory variant, see bench/nab/grid.py")
+    print(
+        "grid: threshold x likelihood_short x likelihood_min_std x memory/decision variant,"
+        " see bench/nab/grid.py"
+    )
     if len(real) < 2:
         print(f"skipped: needs two real categories or more, found {real}")
         return

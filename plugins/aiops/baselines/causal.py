@@ -17,11 +17,16 @@ Three named steps, as in Merlion's detectors (raw score, calibration, threshold)
    (`short_windows`): one row catches spikes, longer windows changes of level;
 2. calibration (`anomaly_score`, in [0, 1]): like HTM's anomaly likelihood, the mean raw
    score of the last `likelihood_short` rows against the mean and standard deviation of
-   the raw score over the `likelihood_long` rows before; the score is the normal
-   probability below that z, so about 0.5 is ordinary and values near 1 are rare for
-   this series, whatever its scale or noise;
+   the raw score over the `likelihood_long` rows before, the deviation floored at
+   `likelihood_min_std`; the score is the
+   normal probability below that z, so about 0.5 is ordinary and values near 1 are rare
+   for this series, whatever its scale or noise. The floor matters on clean or perfectly
+   periodic series: their raw-score history is almost constant, and without it one small
+   blip (a square wave's flip that the trailing median calls a jump) looks infinitely rare;
 3. decision (`is_anomaly`): anomaly_score >= `threshold`, never in the first `probation`
-   rows, and at most one detection per `suppress` rows (an incident is reported once).
+   rows, at most one detection per `suppress` rows, and with `rearm` a new detection only
+   after the score has gone below the threshold (an incident is reported once, however
+   long the score stays high).
 """
 
 from __future__ import annotations
@@ -46,11 +51,18 @@ class CausalDetectorConfig:
     selection_window: int = 50  # rows of past error used to pick the best predictor
     short_windows: tuple[int, ...] = (1, 5, 20)
     min_scale_fraction: float = 0.001  # scale floor, as a fraction of the baseline's |median|
-    likelihood_short: int = 5
+    likelihood_short: int = 3  # chosen by leave-one-category-out on NAB, as `threshold`
     likelihood_long: int = 500
     probation: int = 150
     threshold: float = 0.9995  # chosen by leave-one-category-out on NAB (bench/bench_nab.py --grid)
     suppress: int = 30
+    # report an incident once: after a detection, the next needs the score to have gone
+    # below the threshold in between (besides the `suppress` rows)
+    rearm: bool = True  # chosen by leave-one-category-out on NAB, as `threshold`
+    # floor on the standard deviation of the raw-score history in the calibration: with a
+    # near-constant history (a clean or perfectly periodic series) any blip would otherwise
+    # look infinitely rare. In raw-score units (robust z); chosen by leave-one-category-out
+    likelihood_min_std: float = 1.0
 
 
 class CausalDetector:
@@ -130,24 +142,40 @@ class CausalDetector:
         raw = pd.Series(self.raw_scores(timestamps, values))
         short = raw.rolling(cfg.likelihood_short, min_periods=1).mean()
         hist = raw.shift(1).rolling(cfg.likelihood_long, min_periods=max(2, cfg.probation // 2))
-        mean, std = hist.mean(), hist.std()
-        z = (short - mean) / np.maximum(std, 1e-6)
+        center, spread = hist.mean(), hist.std()
+        z = (short - center) / np.maximum(spread, max(cfg.likelihood_min_std, 1e-9))
         scores = ndtr(z.to_numpy())
         scores = np.nan_to_num(scores, nan=0.0)
         scores[: cfg.probation] = 0.0
         return np.clip(scores, 0.0, 1.0)
 
     def detect(self, scores: np.ndarray) -> np.ndarray:
-        """is_anomaly: the threshold, after probation, at most once per `suppress` rows."""
+        """is_anomaly: the threshold, after probation, at most once per `suppress` rows.
+
+        With `rearm`, also at most once per stay above the threshold. Causal: a row's flag
+        depends only on the scores up to it.
+        """
         cfg = self.config
-        candidates = np.flatnonzero(np.asarray(scores) >= cfg.threshold)
+        above = np.asarray(scores) >= cfg.threshold
+        candidates = np.flatnonzero(above)
+        # rows where the score is below the threshold, to tell whether it went down between
+        below = np.flatnonzero(~above)
         flags = np.zeros(len(scores), dtype=bool)
         last = -math.inf
         for i in candidates:
-            if i >= cfg.probation and i - last > cfg.suppress:
-                flags[i] = True
-                last = i
+            if i < cfg.probation or i - last <= cfg.suppress:
+                continue
+            if cfg.rearm and last >= 0 and not _dropped_between(below, int(last), int(i)):
+                continue
+            flags[i] = True
+            last = i
         return flags
+
+
+def _dropped_between(below: np.ndarray, start: int, end: int) -> bool:
+    """Whether a row strictly between `start` and `end` is in the sorted index `below`."""
+    k = np.searchsorted(below, start, side="right")
+    return bool(k < len(below) and below[k] < end)
 
 
 def detect_frame(frame: pd.DataFrame, config: CausalDetectorConfig | None = None) -> pd.DataFrame:

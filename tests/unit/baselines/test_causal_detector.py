@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,80 @@ def test_detect_csv_requires_the_header(tmp_path: Path):
     src = write(tmp_path / "noheader.csv", "2024-01-01 00:00,1\n")
     with pytest.raises(DetectInputError, match="line 1: header must name timestamp and value"):
         detect_csv(src, tmp_path / "scores.csv")
+
+
+# --- knobs chosen for issue 22 on NAB: calibration floor, rearm ---
+
+#: the detector before `likelihood_min_std` and `rearm` existed (and with its first default
+#: `likelihood_short`), to show what the new knobs change
+FIRST_DEFAULT = CausalDetectorConfig(likelihood_short=5, likelihood_min_std=1e-6, rearm=False)
+
+
+def square_wave(n: int = 4032) -> pd.DataFrame:
+    """NAB's art_daily_perfect_square_wave shape: 5-minute rows, 80 for 9 h a day, else 20."""
+    phase = np.arange(n) % 288
+    values = np.where((phase >= 108) & (phase < 216), 80.0, 20.0)
+    return pd.DataFrame(
+        {"timestamp": pd.date_range("2024-01-01", periods=n, freq="5min"), "value": values}
+    )
+
+
+def test_square_wave_is_not_flagged_after_its_first_cycle():
+    flagged = np.flatnonzero(detect_frame(square_wave())["is_anomaly"].to_numpy())
+    assert not (flagged >= 288).any(), f"detections after the first day: {flagged}"
+
+
+def test_square_wave_was_flagged_without_the_calibration_floor():
+    # every upward flip after a long low stretch looked infinitely rare to the calibration
+    flagged = np.flatnonzero(detect_frame(square_wave(), FIRST_DEFAULT)["is_anomaly"].to_numpy())
+    assert (flagged >= 288).sum() >= 5
+
+
+def test_calibration_floor_ignores_a_small_blip_on_a_flat_series():
+    n = 1000
+    frame = pd.DataFrame(
+        {"timestamp": pd.date_range("2024-01-01", periods=n, freq="5min"), "value": 10.0}
+    )
+    frame.loc[600, "value"] = 10.02  # 0.2% of the level: twice the scale floor
+    floored = detect_frame(frame)["is_anomaly"]
+    unfloored = detect_frame(frame, CausalDetectorConfig(likelihood_min_std=1e-6))["is_anomaly"]
+    assert not floored.any()
+    assert unfloored.any()
+
+
+def test_rearm_reports_a_long_incident_once():
+    scores = np.zeros(1000)
+    scores[400:600] = 1.0  # one incident, 200 rows above the threshold
+    scores[700] = 1.0  # a second one
+    config = CausalDetectorConfig(rearm=True, suppress=30)
+    rearmed = np.flatnonzero(CausalDetector(config).detect(scores))
+    repeated = np.flatnonzero(CausalDetector(replace(config, rearm=False)).detect(scores))
+    assert list(rearmed) == [400, 700]
+    assert len(repeated) > 3 and repeated[0] == 400
+
+
+def test_rearm_needs_a_drop_not_only_time():
+    scores = np.zeros(300)
+    scores[200:300] = 1.0
+    scores[250] = 0.0  # a drop: the next row above the threshold is a new report
+    flags = CausalDetector(CausalDetectorConfig(rearm=True, suppress=30)).detect(scores)
+    assert list(np.flatnonzero(flags)) == [200, 251]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        CausalDetectorConfig(),
+        FIRST_DEFAULT,
+    ],
+    ids=["default", "first-default"],
+)
+def test_prefix_scores_equal_batch_scores(config: CausalDetectorConfig):
+    frame = seasonal_series(n=2400, shift_at=1800)
+    full = detect_frame(frame, config)
+    for k in (700, 1500, 1900):
+        prefix = detect_frame(frame.iloc[:k].reset_index(drop=True), config)
+        np.testing.assert_allclose(
+            prefix["anomaly_score"], full["anomaly_score"][:k], rtol=0, atol=1e-12
+        )
+        np.testing.assert_array_equal(prefix["is_anomaly"], full["is_anomaly"][:k])
