@@ -139,6 +139,16 @@ class BaselineLadder:
                 out[cols] = baseline.score(frame[cols])
         return out
 
+    def calibrate(self, z: pd.DataFrame) -> pd.DataFrame:
+        """Each column's z as the sigma-equivalent of its tier's tail probability; NaN for
+        series no tier models."""
+        out = pd.DataFrame(np.nan, index=z.index, columns=z.columns)
+        for name, baseline in self.tiers_.items():
+            cols = [c for c in z.columns if self._tier_of.get(str(c)) == name]
+            if cols:
+                out[cols] = baseline.calibrate(z[cols])
+        return out
+
     def expected(
         self,
         index: pd.DatetimeIndex,

@@ -17,14 +17,18 @@ moderately extreme features at once and outscores a real failure that is extreme
 correlation (z clipped to +-5), which keeps each whitened feature closest to its own signal
 and turns the shared load component into one feature instead of several.
 
-Three named steps, as in Merlion's detectors:
+Four named steps, as in Merlion's detectors:
 
 1. raw score (`raw_score`): ECOD's outlier score, the summed -log tail probabilities of
    each feature against the training rows;
 2. calibration (`score`, in [0, 1]): the empirical CDF of the training rows' own raw
    scores, so 0.999 means "more unusual than 99.9% of the training minutes" for every
    service, however many signals it has;
-3. decision (`flag`): score >= `threshold`.
+3. decision (`flag`): score >= `threshold`;
+4. loudness (`sigma`): the raw score's tail probability among the training rows, with an
+   exponential tail past the rarest of them, as a normal sigma: the scale univariate events
+   use (`aiops.baselines.calibration`), so incidents weigh both alike. The [0, 1] score
+   cannot do this: it stops at 1 at the rarest training row.
 
 Persistence without pickle: ECOD is deterministic and its whole fitted state is derived
 from its training matrix, so `save` stores each service's (whitened) training matrix and
@@ -50,6 +54,7 @@ from pyod.models.copod import COPOD
 from pyod.models.ecod import ECOD
 
 from aiops.baselines.artifacts import read_meta
+from aiops.baselines.calibration import TailTable, fit_tails, sigma_equivalent, tail_probability
 from aiops.baselines.errors import BaselineError
 
 ARRAYS_FILE = "service_detector.npz"
@@ -107,6 +112,7 @@ class ServiceDetector:
         self.train_: dict[str, np.ndarray] = {}
         self.transform_: dict[str, np.ndarray] = {}
         self.calibration_: dict[str, np.ndarray] = {}
+        self.tails_: dict[str, TailTable] = {}
         self.skipped_: dict[str, str] = {}
         self._models: dict[str, ECOD | COPOD] = {}
         for service, cols in columns.items():
@@ -160,7 +166,11 @@ class ServiceDetector:
     def score(self, z: pd.DataFrame) -> pd.DataFrame:
         """Calibrated scores in [0, 1]: the share of training rows with a strictly lower raw
         score."""
-        raw = self.raw_score(z)
+        return self.calibrate(self.raw_score(z))
+
+    def calibrate(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """`raw_score`'s scores as the share of training rows with a strictly lower one."""
+        self._check_fitted()
         out = raw.copy()
         for service in self.services_:
             values = raw[service].to_numpy()
@@ -170,6 +180,18 @@ class ServiceDetector:
             # strictly lower: a row that ties with every training row is ordinary, not rare
             calibrated[ok] = np.searchsorted(ref, values[ok], side="left") / len(ref)
             out[service] = calibrated
+        return out
+
+    def sigma(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """Raw scores (`raw_score`) as the sigma-equivalent of their tail probability among
+        the service's training rows, extrapolated past the largest (see
+        `aiops.baselines.calibration`): the scale univariate events use, so an incident can
+        weigh a combination of signals against one signal's deviation."""
+        self._check_fitted()
+        out = raw.copy()
+        for service in self.services_:
+            p = tail_probability(raw[service].to_numpy(dtype=float), self.tails_[service])
+            out[service] = sigma_equivalent(p)
         return out
 
     def flag(self, scores: pd.DataFrame) -> pd.DataFrame:
@@ -215,7 +237,7 @@ class ServiceDetector:
         )
         model = cls(config)
         model.services_, model.features_, model.train_, model.transform_ = [], {}, {}, {}
-        model.calibration_, model._models = {}, {}
+        model.calibration_, model.tails_, model._models = {}, {}, {}
         model.skipped_ = dict(meta["skipped"])
         with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
             for i, service in enumerate(meta["services"]):
@@ -259,6 +281,7 @@ class ServiceDetector:
         self.train_[service] = x
         self.transform_[service] = transform
         self.calibration_[service] = np.sort(model.decision_scores_)
+        self.tails_[service] = fit_tails(self.calibration_[service])
         self._models[service] = model
 
 

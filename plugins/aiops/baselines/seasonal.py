@@ -34,6 +34,12 @@ The model of one series, x(t) = level(t) + profile[bucket(t)] + noise:
   5-minute resolution, and floored (`spread_floor`, `spread_floor_ratio` x median |x|) so
   a flat series gives large but finite z-scores.
 
+Calibration: `fit` also keeps, per series, the tail of its in-sample |z| (a few quantiles
+and the mean excess past the 99th percentile, `aiops.baselines.calibration`), and
+`calibrate(z)` reads a z as the sigma-equivalent of its tail probability for that series.
+Points are judged on z (the band), events are weighed on the calibrated score, so a series
+that leaves its band every afternoon is not as loud as one that never does.
+
 The model is additive: a trend that scales the daily swing with it (multiplicative
 growth) leaves a residual that grows with the distance from the training window, which
 nightly retraining keeps small.
@@ -44,7 +50,8 @@ the reason and `score` returns NaN for them, so one new service does not stop th
 training of the others. If no series has enough data, `fit` raises
 `InsufficientHistoryError` naming them.
 
-`save(folder)` writes `seasonal_baseline.npz` (arrays only, loaded with allow_pickle=False)
+`save(folder)` writes `seasonal_baseline.npz` (arrays only, loaded with allow_pickle=False;
+models saved before the tail arrays existed load uncalibrated)
 and `seasonal_baseline.json` (configuration, series keys, skipped series); `load(folder)`
 restores the same arrays bit for bit.
 """
@@ -64,6 +71,7 @@ import pandas as pd
 
 from aiops.baselines import profile as stats
 from aiops.baselines.artifacts import read_meta
+from aiops.baselines.calibration import TailTable, calibrated_sigma, fit_tails
 from aiops.baselines.errors import BaselineError, InsufficientHistoryError
 from aiops.baselines.profile import BUCKETS, bucket_label, day_pos
 
@@ -217,6 +225,8 @@ class SeasonalBaseline:
         if cfg.quantum_floor:
             floor = np.maximum(floor, stats.quantum(x))
         spread = np.maximum(spread, floor)
+        # the in-sample |z| of every series: what its calibrated scores are read against
+        in_sample = np.abs(residual) / stats.lookup(spread, b0, b1, w)
 
         self.keys_ = [k for k, ok in zip(keys, enough, strict=True) if ok]
         self.skipped_ = skipped
@@ -227,6 +237,7 @@ class SeasonalBaseline:
         self.history_days_ = history_days[enough]
         self.end_ns_ = end_ns
         self.step_ns_ = step_ns
+        self.tails_ = fit_tails(in_sample, power=2.0)  # z-scores: normal-shaped tails
         self._column = {k: i for i, k in enumerate(self.keys_)}
         return self
 
@@ -270,6 +281,18 @@ class SeasonalBaseline:
             center, spread = self._center_spread(t_ns, cols)
             out[:, known] = (values[:, known] - center) / spread
         return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+
+    def calibrate(self, z: pd.DataFrame) -> pd.DataFrame:
+        """The z-scores of `score` as sigma-equivalents of each series' own tail probability
+        (`aiops.baselines.calibration`): comparable across series, never louder than z."""
+        self._check_fitted()
+        out = np.full(z.shape, np.nan)
+        known = [j for j, c in enumerate(z.columns) if str(c) in self._column]
+        if known:
+            cols = np.array([self._column[str(z.columns[j])] for j in known])
+            values = stats.as_float(z)[:, known]
+            out[:, known] = calibrated_sigma(values, self.tails_.take(cols))
+        return pd.DataFrame(out, index=z.index, columns=z.columns)
 
     def explain(self, key: str, timestamp: object, value: float | None = None) -> Explanation:
         """The expected value, band and bucket for one series at one time (and z, given value)."""
@@ -315,6 +338,9 @@ class SeasonalBaseline:
                 slope=self.slope_,
                 history_days=self.history_days_,
                 clock=np.array([self.end_ns_, self.step_ns_], dtype=np.int64),
+                tail_knots=self.tails_.knots,
+                tail_scale=self.tails_.scale,
+                tail_power=np.array(self.tails_.power),
             )
         meta = {
             "format": FORMAT_VERSION,
@@ -338,6 +364,7 @@ class SeasonalBaseline:
             model.slope_ = arrays["slope"]
             model.history_days_ = arrays["history_days"]
             end_ns, step_ns = (int(v) for v in arrays["clock"])
+            model.tails_ = _saved_tails(arrays, len(meta["keys"]))
         model.end_ns_, model.step_ns_ = end_ns, step_ns
         model.keys_ = list(meta["keys"])
         model.skipped_ = dict(meta["skipped"])
@@ -376,3 +403,11 @@ class SeasonalBaseline:
 
 
 # --- vectorised helpers (rows: time, columns: series) ----------------------------------------
+
+
+def _saved_tails(arrays: Mapping[str, np.ndarray], n_series: int) -> TailTable:
+    """The saved tail table; a model saved before calibration existed has none, and its
+    scores stay uncalibrated (NaN knots) until the next nightly refits it."""
+    if "tail_knots" in arrays:
+        return TailTable(arrays["tail_knots"], arrays["tail_scale"], float(arrays["tail_power"]))
+    return fit_tails(np.full((0, n_series), np.nan), power=2.0)

@@ -7,8 +7,9 @@ an hour's end), so each becomes an `IncidentEvent` with:
 - a time span, and whether its onset is known to the minute (`onset_known`). Only known
   onsets take part in "who moved first": an hourly log row starts at the hour by
   construction, not because anything happened then;
-- a `strength` in robust sigma, the unit of the metric events, so the ranking can weigh a
-  log spike against a latency event;
+- a `strength` in sigma, the unit of the metric events (their calibrated score: how rare
+  the peak is for its own series, as a normal sigma), so the ranking can weigh a log spike
+  against a latency event;
 - a `key` that stays the same while the event goes on, from hour to hour, which is how an
   incident keeps its ID across the hourly runs that see it.
 """
@@ -42,7 +43,7 @@ class IncidentEvent:
     kind: str  # anomaly | no_data | spike | drop | silence | new_template | error_ratio | breach
     start: datetime
     end: datetime  # exclusive
-    strength: float  # robust sigma (or its equivalent for the source)
+    strength: float  # sigma: a metric event's calibrated score (or its equivalent for the source)
     severity: str  # "info" | "warning" | "critical"
     onset_known: bool  # the start says when it began, to the minute
     explanation: str
@@ -79,14 +80,9 @@ def severity_rank(severity: str) -> int:
 
 def from_anomaly_event(row: dict[str, Any]) -> IncidentEvent:
     """An `anomaly_events` row (an anomaly or a "no data" stretch)."""
-    if row["kind"] == "no_data":
-        strength = Z_FLOOR  # a service that stops reporting is as loud as a threshold breach
-    elif row["signal"] == "*":
-        # the multivariate detector's score is not a z: place it between the threshold and
-        # the critical z by its confidence, so it never outshouts a clear univariate event
-        strength = Z_FLOOR * (1.0 + float(row["confidence"]))
-    else:
-        strength = abs(float(row["peak_score"]))
+    # a service that stops reporting is as loud as a threshold breach; anomalies carry their
+    # calibrated score (aiops.baselines.calibration), univariate and multivariate alike
+    strength = Z_FLOOR if row["kind"] == "no_data" else abs(float(row["peak_score"]))
     return IncidentEvent(
         source="metric",
         service=row["service"],

@@ -163,6 +163,18 @@ class _Scoring:
     high: pd.DataFrame
     tiers: dict[str, str]
     explain: dict[str, Callable[[pd.Timestamp], str]]
+    #: the fitted model of each column, which calibrates its z-scores
+    models: dict[str, BaselineLadder | SeasonalBaseline]
+
+    def calibrated(self, z: pd.DataFrame) -> pd.DataFrame:
+        """Each scored column's z (after any floor) as its model's calibrated score."""
+        out = pd.DataFrame(np.nan, index=z.index, columns=z.columns)
+        by_model: dict[int, list[str]] = {}
+        for key, model in self.models.items():
+            by_model.setdefault(id(model), []).append(key)
+        for keys in by_model.values():
+            out[keys] = self.models[keys[0]].calibrate(z[keys])
+        return out
 
 
 def load_models(
@@ -247,6 +259,7 @@ def score_service(
         z, low, high = _binomial_floor(
             service, frame, z, scoring.center, low, high, step, settings.ladder.k
         )
+    calibrated = scoring.calibrated(z)
     for signal, tier in outcome.tiers.items():
         key = f"{service}:{signal}"
         spec = catalog.signal(service, signal)
@@ -268,13 +281,15 @@ def score_service(
             continue_from=open_events.get(signal),
             unit=spec.unit,
             bad_direction=spec.direction or "both",
+            calibrated=calibrated[key],
         ):
             if event["end"] > start:  # events wholly inside the lookback belong to earlier runs
                 outcome.events.append(event)
     if detector is None or ladder is None:
         return outcome
     raw_z = ladder.score(frame[[c for c in frame.columns if ladder.tier_of(str(c))]])
-    scores = detector.score(raw_z)
+    raw = detector.raw_score(raw_z)
+    scores, sigma = detector.calibrate(raw), detector.sigma(raw)
     if service in scores.columns:
         for event in multivariate_events(
             service,
@@ -285,6 +300,7 @@ def score_service(
             detector=f"multivariate-{detector.config.method}",
             model_version=version,
             config=settings.events,
+            sigma=sigma[service],
         ):
             if event["end"] > start:
                 outcome.events.append(event)
@@ -354,12 +370,14 @@ def _score_frame(
     z, center, low, high = empty.copy(), empty.copy(), empty.copy(), empty.copy()
     tiers: dict[str, str] = {}
     explain: dict[str, Callable[[pd.Timestamp], str]] = {}
+    models: dict[str, BaselineLadder | SeasonalBaseline] = {}
     modelled = [c for c in frame.columns if ladder is not None and ladder.tier_of(str(c))]
     if ladder is not None and modelled:
         _fill(ladder, modelled, frame, bounds, z, (center, low, high))
         for key in modelled:
             tiers[key] = str(ladder.tier_of(key))
             explain[key] = lambda ts, k=key: ladder.explain(k, ts).bucket
+            models[key] = ladder
     rest = [c for c in frame.columns if c not in modelled and str(c).split(":", 1)[1] in history]
     if rest:
         past = service_frame(service, {str(c).split(":", 1)[1]: history[str(c).split(":", 1)[1]]
@@ -374,7 +392,8 @@ def _score_frame(
             for key in fitted:
                 tiers[key] = SHORT_TIER
                 explain[key] = lambda ts: "the hours before"
-    return _Scoring(z, center, low, high, tiers, explain)
+                models[key] = short
+    return _Scoring(z, center, low, high, tiers, explain, models)
 
 
 def _binomial_floor(

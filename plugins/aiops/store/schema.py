@@ -97,7 +97,7 @@ def _anomaly_event_columns() -> list[Column]:
         Column("confidence", Float, nullable=False),  # [0, 1]
         Column("direction", String, nullable=False),  # "above" | "below" | "none"
         Column("points", Integer, nullable=False),  # raw anomalous points condensed into it
-        Column("peak_score", Float, nullable=False),  # largest robust |z| in the event
+        Column("peak_score", Float, nullable=False),  # calibrated peak, in sigma (metrics.events)
         Column("observed", Float),  # value at the peak
         Column("expected_low", Float),
         Column("expected_high", Float),

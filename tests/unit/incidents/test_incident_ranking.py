@@ -273,7 +273,7 @@ def _series(z_values: list[float]) -> tuple[pd.Series, ...]:
     )
 
 
-def test_metric_rows_keep_their_strength_in_robust_sigma() -> None:
+def test_metric_rows_without_calibration_keep_their_strength_in_robust_sigma() -> None:
     z = [0.0] * 10 + [5.0, 6.5, 9.25, 7.0] + [0.0] * 10
     (row,) = events_for_series("redis", "latency_p95", *_series(z), step=MINUTE, detector="d",
                                model_version="v", bucket_label=str)  # fmt: skip
@@ -286,16 +286,26 @@ def test_metric_rows_keep_their_strength_in_robust_sigma() -> None:
     assert gone.strength == Z_FLOOR and gone.kind == "no_data" and gone.points == 1
 
 
-def test_multivariate_rows_map_between_the_threshold_and_twice_it() -> None:
+def test_multivariate_rows_are_as_loud_as_their_calibrated_sigma() -> None:
+    """The multivariate detector's events sit on the univariate scale: their strength is the
+    sigma-equivalent the detector's tail gives them, so a combination far past anything seen
+    in training can lead an incident, and one at the threshold stays below a clear z."""
     index = pd.date_range(T0, periods=30, freq="1min")
-    for peak in (0.96, 0.999, 5.0):
-        scores = pd.Series([0.1] * 10 + [peak] * 6 + [0.1] * 14, index=index)
+    strengths = []
+    for sigma_peak in (3.3, 5.0, 9.0):
+        scores = pd.Series([0.1] * 10 + [0.9995] * 6 + [0.1] * 14, index=index)
+        sigma = pd.Series([0.5] * 10 + [3.0] * 5 + [sigma_peak] + [0.5] * 14, index=index)
         zs = pd.DataFrame({"cpu": np.linspace(-3, 3, 30)}, index=index)
-        (row,) = multivariate_events("cart", scores, zs, threshold=0.95, step=MINUTE,
-                                     detector="iforest", model_version="v")  # fmt: skip
-        strength = from_anomaly_event(row).strength
-        assert Z_FLOOR <= strength <= 2 * Z_FLOOR
-        assert strength == pytest.approx(Z_FLOOR * (1 + row["confidence"]))
+        (row,) = multivariate_events("cart", scores, zs, threshold=0.999, step=MINUTE,
+                                     detector="ecod", model_version="v", sigma=sigma)  # fmt: skip
+        strengths.append(from_anomaly_event(row).strength)
+        assert row["peak_score"] == pytest.approx(sigma_peak)
+        assert row["context"]["detector_score"] == pytest.approx(0.9995)
+    assert strengths == pytest.approx([3.3, 5.0, 9.0])
+    # without the detector's tail, 1 - score is the tail probability: 0.9995 -> 3.48 sigma
+    (row,) = multivariate_events("cart", scores, zs, threshold=0.999, step=MINUTE,
+                                 detector="ecod", model_version="v")  # fmt: skip
+    assert row["peak_score"] == pytest.approx(3.4808, abs=1e-3)
 
 
 def _log_row(kind: str, level: str, **extra) -> dict:
