@@ -12,12 +12,12 @@ from aiops.cli.common import parse_utc
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from datetime import timedelta
 
     from aiops.catalog import CatalogError, load_catalog
+    from aiops.metrics.long_csv import read_long_csv
     from aiops.metrics.offline import score_frame
     from aiops.model_registry import ModelRegistry
-    from aiops.sources.frame_source import wide_from_long
     from aiops.sources.signals import SourceError
 
     try:
@@ -25,12 +25,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
         start, end = parse_utc(args.start, "--start"), parse_utc(args.end, "--end")
         train_at = parse_utc(args.train_at, "--train-at") if args.train_at else None
         try:
-            long = pd.read_csv(args.input)
-        except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            signals = read_long_csv(args.input, timedelta(seconds=catalog.defaults.step))
+        except OSError as exc:
             raise SourceError(f"{args.input}: cannot read: {exc}") from exc
-        frame = wide_from_long(long, str(args.input))
+        for line in signals.report.lines():
+            print(line, file=sys.stderr)
         events = score_frame(
-            frame,
+            signals.frame,
             catalog,
             start,
             end,

@@ -41,7 +41,7 @@ def score_frame(
     settings: DetectionSettings | None = None,
 ) -> list[dict[str, Any]]:
     """The anomaly events the hourly runs of [start, end) would store, from a wide frame (a
-    UTC-indexed column per `service:signal`; `sources.frame_source.wide_from_long` makes one
+    UTC-indexed column per `service:signal`; `metrics.long_csv.read_long_csv` makes one
     from a long export). `start` and `end` must fall on hour boundaries, as the DAG's
     intervals do. Events are returned as the store holds them (newest view, no log
     context: there are no logs here)."""

@@ -219,7 +219,7 @@ def _chosen_columns(header: list[str], path: Path) -> tuple[int, int]:
     if "timestamp" in lowered and "value" in lowered:
         return lowered.index("timestamp"), lowered.index("value")
     named = [i for i, h in enumerate(lowered) if h]
-    if len(named) >= 2 and _time_of(header[named[0]]) and _is_number(header[named[1]]):
+    if len(named) >= 2 and time_of(header[named[0]]) and _is_number(header[named[1]]):
         raise SeriesCsvError(
             f"{path}: line 1: header must name timestamp and value columns, got a data row "
             f"{header}; add a header line such as timestamp,value"
@@ -262,7 +262,7 @@ def _parsed_rows(reader: Any, path: Path, ti: int, vi: int, names: list[str], wi
                 f"{path}: line {line}: expected {width} columns, got {len(row)}: {row}"
             )
         text_ts, text_value = row[ti].strip(), row[vi].strip()
-        when = _time_of(text_ts)
+        when = time_of(text_ts)
         if when is None:
             raise SeriesCsvError(
                 f"{path}: line {line}: unparsable timestamp {text_ts!r} in column {names[ti]!r}"
@@ -296,7 +296,7 @@ def _parsed_rows(reader: Any, path: Path, ti: int, vi: int, names: list[str], wi
     )
 
 
-def _time_of(text: str) -> tuple[int, str] | None:
+def time_of(text: str) -> tuple[int, str] | None:
     """(UTC nanoseconds, how it was written) of one time cell, or None if it is not a time."""
     text = text.strip()
     if not any(ch.isdigit() for ch in text):  # "now", "today": pandas reads the wall clock

@@ -3,8 +3,8 @@
 A wide frame (a UTC-indexed column per `service:signal`) answers `fetch` the way a source
 does: the window [start, end) on the step grid, a missing column an empty series with a
 warning. So the hourly pipeline runs unchanged on data nobody has to load into Prometheus
-first. `wide_from_long` turns the long export people actually have
-(`timestamp,service,signal,value`) into that frame.
+first. `aiops.metrics.long_csv` turns the long export people actually have
+(`timestamp,service,signal,value`) into that frame, on the catalog's step grid.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from pathlib import Path
 import pandas as pd
 
 from aiops.sources.signals import SignalSeries, SourceError, check_interval, empty_series
-
-LONG_COLUMNS = ("timestamp", "service", "signal", "value")
 
 
 class FrameSource:
@@ -43,38 +41,15 @@ class FrameSource:
         frame = self.frame
         window = frame.loc[(frame.index >= start) & (frame.index < end), column]
         grid = pd.date_range(start, end, freq=step, inclusive="left")
-        return SignalSeries(window[window.index.isin(grid)].rename(None), self.name, column)
-
-
-def wide_from_long(long: pd.DataFrame, source: str = "<frame>") -> pd.DataFrame:
-    """`timestamp,service,signal,value` rows as a wide frame (a column per `service:signal`).
-    Repeated (timestamp, service, signal) rows are refused, naming the first: which of two
-    values is right is the exporter's question, not ours."""
-    missing = [c for c in LONG_COLUMNS if c not in long.columns]
-    if missing:
-        raise SourceError(f"{source}: missing column(s) {missing}; expected {list(LONG_COLUMNS)}")
-    rows = long.loc[:, list(LONG_COLUMNS)].copy()
-    rows["timestamp"] = pd.to_datetime(rows["timestamp"], utc=True, errors="coerce")
-    bad = rows["timestamp"].isna()
-    if bad.any():
-        first = int(bad.to_numpy().argmax())
-        raise SourceError(
-            f"{source}: line {first + 2}: unreadable timestamp {long['timestamp'].iloc[first]!r}"
-        )
-    rows["value"] = pd.to_numeric(rows["value"], errors="coerce")
-    dupes = rows.duplicated(["timestamp", "service", "signal"])
-    if dupes.any():
-        first = int(dupes.to_numpy().argmax())
-        r = rows.iloc[first]
-        raise SourceError(
-            f"{source}: line {first + 2}: {r['service']}/{r['signal']} has a second value at "
-            f"{r['timestamp'].isoformat()}"
-        )
-    rows["column"] = rows["service"].astype(str) + ":" + rows["signal"].astype(str)
-    wide = rows.pivot(index="timestamp", columns="column", values="value")
-    wide.columns.name = None
-    wide.index.name = "timestamp"
-    return wide.sort_index()
+        on_grid = window.index.isin(grid)
+        warnings = []
+        if not on_grid.all():  # said, never dropped silently (metrics.long_csv snaps them)
+            off = window.index[~on_grid]
+            warnings.append(
+                f"{self.name}: {len(off)} point(s) of {column} off the {step} step grid left "
+                f"out, the first at {off[0].isoformat()}"
+            )
+        return SignalSeries(window[on_grid].rename(None), self.name, column, warnings)
 
 
 class SignalsFileSource:
