@@ -78,40 +78,28 @@ class TailTable:
 def fit_tails(scores: np.ndarray, power: float = 1.0) -> TailTable:
     """The tail table of each column of `scores` (rows: training points; NaN ignored).
 
-    Scores are >= 0 and higher is more unusual; for z-scores pass |z| and power 2."""
+    Scores are >= 0 and higher is more unusual; for z-scores pass |z| and power 2. Knots
+    are nearest-rank quantiles. Columns with the same number of values, usually all of
+    them, share one partial sort (the nightly fits a fleet in one call), which also leaves
+    the top 1% of each column in its last rows, where the tail's mean excess is read."""
     x = np.atleast_2d(np.asarray(scores, dtype=float).T).T
-    n_series = x.shape[1]
-    knots = np.full((len(EXCEEDANCE), n_series), np.nan)
-    scale = np.full(n_series, np.nan)
+    knots = np.full((len(EXCEEDANCE), x.shape[1]), np.nan)
+    scale = np.full(x.shape[1], np.nan)
     counts = np.sum(np.isfinite(x), axis=0)
-    ok = counts >= MIN_SCORES
-    if ok.any():
-        cols = x[:, ok]
-        knots[:, ok] = _quantiles(cols, counts[ok], 1.0 - EXCEEDANCE)
-        top = knots[-1, ok]
-        above = cols > top  # NaN compares False
-        n_above = above.sum(axis=0)
-        total = np.where(above, cols**power - top**power, 0.0).sum(axis=0)
-        mean_excess = np.where(n_above > 0, total / np.maximum(n_above, 1), 0.0)
-        body = np.maximum(top**power - knots[1, ok] ** power, 0.0)
-        floor = np.maximum(_MIN_SCALE_SHARE * body, _MIN_SCALE)
-        scale[ok] = np.maximum(mean_excess, floor)
-    return TailTable(knots, scale, power)
-
-
-def _quantiles(x: np.ndarray, counts: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """np.nanquantile's linear quantiles of each column (nanquantile loops over columns in
-    Python when any value is NaN). Columns with the same number of values, usually all of
-    them, share one partial sort; NaN sorts last."""
-    out = np.empty((len(levels), x.shape[1]))
-    for n in np.unique(counts):
+    for n in np.unique(counts[counts >= MIN_SCORES]):
         cols = np.flatnonzero(counts == n)
-        pos = levels * (n - 1)
-        lo = np.floor(pos).astype(np.intp)
-        hi = np.minimum(lo + 1, n - 1)
-        part = np.partition(x[:, cols], np.unique(np.concatenate([lo, hi])), axis=0)
-        out[:, cols] = part[lo] + (pos - lo)[:, None] * (part[hi] - part[lo])
-    return out
+        ranks = np.rint((1.0 - EXCEEDANCE) * (n - 1)).astype(np.intp)
+        part = np.partition(x[:, cols], ranks, axis=0)  # NaN sorts last
+        top = part[ranks[-1]]
+        tail = part[ranks[-1] + 1 : n]  # every value at or past the top knot
+        above = tail > top
+        n_above = above.sum(axis=0)
+        total = np.where(above, tail**power - top**power, 0.0).sum(axis=0)
+        mean_excess = np.where(n_above > 0, total / np.maximum(n_above, 1), 0.0)
+        body = np.maximum(top**power - part[ranks[1]] ** power, 0.0)
+        knots[:, cols] = part[ranks]
+        scale[cols] = np.maximum(mean_excess, np.maximum(_MIN_SCALE_SHARE * body, _MIN_SCALE))
+    return TailTable(knots, scale, power)
 
 
 def tail_probability(scores: np.ndarray, table: TailTable) -> np.ndarray:

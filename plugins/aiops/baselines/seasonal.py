@@ -275,9 +275,8 @@ class SeasonalBaseline:
         t_ns = stats.utc_ns(frame.index, "score")
         values = stats.as_float(frame)
         out = np.full(values.shape, np.nan)
-        known = [j for j, c in enumerate(frame.columns) if str(c) in self._column]
-        if known:
-            cols = np.array([self._column[str(frame.columns[j])] for j in known])
+        known, cols = self._known(frame.columns)
+        if len(known):
             center, spread = self._center_spread(t_ns, cols)
             out[:, known] = (values[:, known] - center) / spread
         return pd.DataFrame(out, index=frame.index, columns=frame.columns)
@@ -287,9 +286,8 @@ class SeasonalBaseline:
         (`aiops.baselines.calibration`): comparable across series, never louder than z."""
         self._check_fitted()
         out = np.full(z.shape, np.nan)
-        known = [j for j, c in enumerate(z.columns) if str(c) in self._column]
-        if known:
-            cols = np.array([self._column[str(z.columns[j])] for j in known])
+        known, cols = self._known(z.columns)
+        if len(known):
             values = stats.as_float(z)[:, known]
             out[:, known] = calibrated_sigma(values, self.tails_.take(cols))
         return pd.DataFrame(out, index=z.index, columns=z.columns)
@@ -381,6 +379,12 @@ class SeasonalBaseline:
     def _check_fitted(self) -> None:
         if not hasattr(self, "keys_"):
             raise BaselineError("SeasonalBaseline is not fitted: call fit(frame) or load(folder)")
+
+    def _known(self, columns: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in `columns`, fitted series index) of the columns this model fitted."""
+        index = np.array([self._column.get(str(c), -1) for c in columns.tolist()], dtype=np.intp)
+        known = np.flatnonzero(index >= 0)
+        return known, index[known]
 
     def _columns_of(self, keys: Sequence[str], what: str) -> np.ndarray:
         missing = [k for k in keys if k not in self._column]
