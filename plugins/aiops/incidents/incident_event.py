@@ -49,6 +49,9 @@ class IncidentEvent:
     explanation: str
     key: str  # identity while it goes on
     points: int = 1  # raw anomalous points it condenses (log and predictive rows count 1)
+    #: traffic, errors, latency, saturation, other, combined (several signals), log or
+    #: forecast: which way ranking lets it propagate; "" when the row did not say
+    signal_kind: str = ""
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -65,6 +68,7 @@ class IncidentEvent:
                 "end": datetime.fromisoformat(doc["end"]),
                 "strength": float(doc["strength"]),
                 "points": int(doc.get("points", 1)),
+                "signal_kind": str(doc.get("signal_kind", "")),
             }
         )
 
@@ -96,6 +100,7 @@ def from_anomaly_event(row: dict[str, Any]) -> IncidentEvent:
         explanation=row["explanation"],
         key=f"metric|{row['service']}|{row['signal']}|{row['kind']}|{row['start'].isoformat()}",
         points=max(1, int(row["points"])),
+        signal_kind=row.get("signal_kind") or "",
     )
 
 
@@ -130,6 +135,7 @@ def from_log_anomaly(row: dict[str, Any]) -> IncidentEvent | None:
         onset_known=bool(first_seen),
         explanation=text[:300],
         key=f"log|{row['service']}|{kind}|{row['template_id']}",
+        signal_kind="log",
     )
 
 
@@ -150,6 +156,7 @@ def from_predictive_alert(row: dict[str, Any]) -> IncidentEvent:
         onset_known=False,
         explanation=row["message"],
         key=f"predictive|{row['service']}|{row['signal']}",
+        signal_kind="forecast",
     )
 
 

@@ -29,6 +29,9 @@ import pandas as pd
 from aiops.baselines.calibration import normal_tail, sigma_equivalent
 from aiops.units import SIGNAL_LABELS, format_duration, format_range, format_value
 
+#: The kind of the multivariate detector's events (signal "*"): several signals at once.
+MULTIVARIATE_KIND = "combined"
+
 
 @dataclass(frozen=True)
 class EventConfig:
@@ -78,6 +81,7 @@ def events_for_series(
     unit: str | None = None,
     bad_direction: str = "both",
     calibrated: pd.Series | None = None,
+    signal_kind: str = "other",
 ) -> list[dict[str, Any]]:
     """Events of one series over the scored window (the run's interval plus any lookback).
 
@@ -145,6 +149,7 @@ def events_for_series(
                 "detector": detector,
                 "model_version": model_version,
                 "context": _score_context(loud, peak),
+                "signal_kind": signal_kind,
             }
         )
     return events
@@ -232,6 +237,7 @@ def multivariate_events(
                 "detector": detector,
                 "model_version": model_version,
                 "context": {**_score_context(loud, None), "detector_score": round(peak, 6)},
+                "signal_kind": MULTIVARIATE_KIND,
             }
         )
     return events
@@ -246,6 +252,7 @@ def no_data_event(
     *,
     detector: str,
     model_version: str,
+    signal_kind: str = "other",
 ) -> dict[str, Any]:
     """Missing data for a catalog service is news in itself, not a crash."""
     label = SIGNAL_LABELS.get(signal, signal)
@@ -267,4 +274,5 @@ def no_data_event(
         "detector": detector,
         "model_version": model_version,
         "context": {},
+        "signal_kind": signal_kind,
     }

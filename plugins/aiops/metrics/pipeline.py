@@ -241,6 +241,7 @@ def score_service(
                     "; ".join(verdict.reasons),
                     detector=_tier_name(ladder, service, verdict.signal),
                     model_version=version,
+                    signal_kind=catalog.signal(service, verdict.signal).kind or "other",
                 )  # fmt: skip
             )
     if not good:
@@ -282,6 +283,7 @@ def score_service(
             unit=spec.unit,
             bad_direction=spec.direction or "both",
             calibrated=calibrated[key],
+            signal_kind=spec.kind or "other",
         ):
             if event["end"] > start:  # events wholly inside the lookback belong to earlier runs
                 outcome.events.append(event)

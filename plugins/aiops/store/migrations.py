@@ -57,8 +57,12 @@ def _anomaly_event_snapshots(conn: Connection) -> None:
     events = anomaly_events
     conn.execute(events.update().where(events.c.as_of.is_(None)).values(as_of=events.c.start))
     anomaly_event_snapshots.create(conn, checkfirst=True)
-    names = [c.name for c in events.columns]
-    conn.execute(anomaly_event_snapshots.insert().from_select(names, select(*events.columns)))
+    # the columns the table has at this step: later steps add theirs after this copy
+    present = {c["name"] for c in inspect(conn).get_columns("anomaly_events")}
+    columns = [c for c in events.columns if c.name in present]
+    conn.execute(
+        anomaly_event_snapshots.insert().from_select([c.name for c in columns], select(*columns))
+    )
 
 
 def _runs_not_configured(conn: Connection) -> None:
@@ -67,10 +71,18 @@ def _runs_not_configured(conn: Connection) -> None:
     add_column(conn, "pipeline_runs", Column("not_configured", pipeline_runs.c.not_configured.type))
 
 
+def _events_signal_kind(conn: Connection) -> None:
+    """v4: `signal_kind` on anomaly events and their snapshots (events stored before say
+    nothing: None, which ranking treats as a kind it does not know)."""
+    for table in (anomaly_events, anomaly_event_snapshots):
+        add_column(conn, table.name, Column("signal_kind", table.c.signal_kind.type))
+
+
 # Ordered, oldest first; version 1 is the schema as first created.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "anomaly events: as_of and per-run snapshots", _anomaly_event_snapshots),
     Migration(3, "pipeline_runs: not_configured", _runs_not_configured),
+    Migration(4, "anomaly events: signal_kind", _events_signal_kind),
 )
 
 

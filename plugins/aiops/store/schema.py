@@ -105,6 +105,9 @@ def _anomaly_event_columns() -> list[Column]:
         Column("detector", String, nullable=False),
         Column("model_version", String, nullable=False),
         Column("context", JSONDoc),  # anything later stages attach (log anomalies)
+        # the signal's kind (traffic, errors, latency, saturation, other): how root-cause
+        # ranking lets it propagate; None for events stored before it was recorded
+        Column("signal_kind", String),
     ]
 
 

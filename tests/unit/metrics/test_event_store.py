@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, text
 
+from aiops.incidents.incident_event import from_anomaly_event
 from aiops.metrics.event_store import events_as_of, store_events
 from aiops.store import SCHEMA_VERSION, Store
 from aiops.store.schema import anomaly_events
@@ -79,13 +80,17 @@ def test_a_version_1_store_keeps_its_events_readable(store_url: str) -> None:
         with old.engine.begin() as conn:  # the v1 layout: no snapshots, no as_of
             conn.execute(text("DROP TABLE anomaly_event_snapshots"))
             conn.execute(text("ALTER TABLE anomaly_events DROP COLUMN as_of"))
+            conn.execute(text("ALTER TABLE anomaly_events DROP COLUMN signal_kind"))
         legacy = event("redis", T12 + 30 * MIN, T12 + 90 * MIN, 60)
         with old.engine.begin() as conn:  # only the columns given: as_of stays out
             conn.execute(insert(anomaly_events), [legacy])
     with Store.open(store_url) as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 3
+        assert upgraded.schema_version() == SCHEMA_VERSION == 4
         (row,) = upgraded.read("anomaly_events")
         assert row["as_of"] == legacy["start"]
+        # v4: the kind was not recorded; ranking reads "" (a kind it does not know)
+        assert row["signal_kind"] is None
+        assert from_anomaly_event(row).signal_kind == ""
         (seen,) = events_as_of(upgraded, T12, T12 + HOUR)
         assert (seen["start"], seen["points"]) == (legacy["start"], 60)
         # a run after the upgrade replaces the legacy view, as runs did before

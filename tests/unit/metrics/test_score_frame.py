@@ -55,6 +55,7 @@ def test_score_frame_gives_the_events_the_hourly_runs_store(tmp_path):
     # one event that the second hour continued, scored by the short tier (no models here)
     (event,) = [e for e in offline if e["signal"] == "latency_p95"]
     assert event["detector"] == SHORT_TIER
+    assert event["signal_kind"] == "latency"  # the catalog's kind, for root-cause ranking
     assert event["start"] <= start + timedelta(minutes=42) and event["end"] > start + H
 
 
