@@ -11,6 +11,13 @@ Three pieces of evidence, each a number in [0, 1] per service, weighted into one
   callers amplify). It restarts on the anomalies, weighted by their strength. Where the walker
   spends its time is where the anomaly drains to: the root. This is MicroRCA's and
   CloudRanger's idea, on the trace-derived map rather than a learned one.
+  How an anomaly propagates depends on its signal's kind (events carry it): latency and
+  errors flow from a callee up to its callers, so they draw the walker down to the callee;
+  traffic flows down (a caller sending fewer or more requests moves its callee's rate), so
+  a service whose only anomaly is its traffic sends the walker back to its callers and never
+  holds it; saturation (CPU, memory) is a cause rather than a symptom: it draws the walker
+  from the callers like latency does, and holds it whatever its own callees do. A kind the ranking does not know (a log, a forecast, a
+  combination of signals, an event stored before kinds were) propagates like latency.
 - **onset**: the share of the other services whose anomaly began later than this one's (a
   tie within `tolerance` counts half). Only onsets known to the minute take part.
 - **strength**: the service's peak anomaly against the incident's largest.
@@ -112,6 +119,11 @@ class Ranking:
         }
 
 
+#: Signal kinds by how they propagate on the call graph (see the module docstring).
+DOWNSTREAM_KINDS = frozenset({"traffic"})  # caller -> callee
+LOCAL_KINDS = frozenset({"saturation"})  # stays where it is: points at a cause
+
+
 @dataclass(frozen=True)
 class _Service:
     name: str
@@ -119,6 +131,9 @@ class _Service:
     onset: datetime | None
     signal: str
     signals: tuple[str, ...]
+    upstream: float = 0.0  # peak of its latency, errors and unknown kinds (callee -> caller)
+    downstream: float = 0.0  # peak of its traffic anomalies (caller -> callee)
+    local: float = 0.0  # peak of its saturation anomalies
 
 
 def rank_root_causes(
@@ -148,7 +163,7 @@ def rank_root_causes(
             + ", ".join(s.name for s in services)
         )
         return _onset_order(services, onset, strength, why)
-    walk = _walk(names, edges, strength, config)
+    walk = _walk(names, edges, {s.name: s for s in services}, top, config)
     by_name = {s.name: s for s in services}
     candidates = []
     for name in names:
@@ -195,9 +210,16 @@ def _services(events: Sequence[IncidentEvent]) -> list[_Service]:
             else max(evs, key=lambda e: (e.strength, e.signal))
         )
         signals = tuple(dict.fromkeys(e.signal for e in sorted(evs, key=_event_order)))
+
+        def peak(kinds: frozenset[str] | None, evs: list[IncidentEvent] = evs) -> float:
+            chosen = [e.strength for e in evs if (e.signal_kind in kinds if kinds is not None
+                      else e.signal_kind not in DOWNSTREAM_KINDS | LOCAL_KINDS)]  # fmt: skip
+            return max(chosen, default=0.0)
+
         out.append(
             _Service(name, max(e.strength for e in evs),
-                     min((e.start for e in known), default=None), lead.signal, signals)
+                     min((e.start for e in known), default=None), lead.signal, signals,
+                     peak(None), peak(DOWNSTREAM_KINDS), peak(LOCAL_KINDS))
         )  # fmt: skip
     return out
 
@@ -227,22 +249,37 @@ def _onset_shares(services: Sequence[_Service], tolerance: timedelta) -> dict[st
 def _walk(
     names: list[str],
     edges: list[tuple[str, str, float]],
-    strength: dict[str, float],
+    services: dict[str, _Service],
+    top: float,
     config: RankingConfig,
 ) -> dict[str, float]:
-    """Visit shares of the random walk with restart, scaled so the most visited is 1."""
+    """Visit shares of the random walk with restart, scaled so the most visited is 1.
+
+    Strengths are per kind and relative to the incident's largest (`top`): a callee draws
+    the walker by all but its traffic (latency, errors, saturation); a service whose trouble
+    is traffic sends it back to its callers in proportion to that share; a service holds it
+    by its saturation always, and by its other trouble when no callee has any to explain
+    it."""
     n = len(names)
     index = {name: i for i, name in enumerate(names)}
-    a = np.array([strength.get(name, 0.0) for name in names])
+
+    def part(field: str) -> np.ndarray:
+        values = [getattr(services[m], field) if m in services else 0.0 for m in names]
+        return np.array(values) / top if top > 0 else np.zeros(n)
+
+    a, up, down, local = part("peak"), part("upstream"), part("downstream"), part("local")
+    draws = np.maximum(up, local)  # what explains a caller's trouble: all but traffic
+    traffic_share = np.divide(down, a, out=np.zeros(n), where=a > 0) * (draws < down)
     weights = np.zeros((n, n))
+    below = np.zeros(n)
     for caller, callee, w in edges:
         i, j = index[caller], index[callee]
-        weights[i, j] += w * (a[j] + _QUIET)  # toward what it calls
-        weights[j, i] += config.backward * w * (a[i] + _QUIET)  # back to a caller
-    below = np.zeros(n)
-    for caller, callee, _ in edges:
-        below[index[caller]] = max(below[index[caller]], a[index[callee]])
-    weights[np.arange(n), np.arange(n)] += np.where(below > 0, 0.0, a)
+        weights[i, j] += w * (draws[j] + _QUIET)  # toward what it calls
+        # back to a caller: always a little (the map is not the whole truth), and as much as
+        # a forward step when the callee's trouble is its traffic, which its caller drives
+        weights[j, i] += (config.backward + traffic_share[j]) * w * (a[i] + _QUIET)
+        below[i] = max(below[i], draws[j])
+    weights[np.arange(n), np.arange(n)] += local + np.where(below > 0, 0.0, up)
     totals = weights.sum(axis=1)
     weights[totals == 0, :] = 0.0
     weights[totals == 0, np.flatnonzero(totals == 0)] = 1.0

@@ -6,6 +6,7 @@ trace-derived map), when each service moved and how strongly."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -397,3 +398,41 @@ def test_ranking_beats_the_loudest_service_on_fault_scenarios() -> None:
         ranked_hits += s.root in top3
         baseline_hits += largest_strength(group) == s.root
     assert ranked_hits > baseline_hits
+
+
+def kinded(event: IncidentEvent, kind: str) -> IncidentEvent:
+    return replace(event, signal_kind=kind)
+
+
+def test_a_traffic_drop_at_a_callee_ranks_its_caller():
+    """frontend fails and stops calling cart: cart's request rate falls (louder than
+    frontend's errors, and a minute earlier in the data's resolution). Traffic flows from
+    caller to callee, so cart is the symptom; as kindless anomalies cart would be named."""
+    events = [
+        metric("frontend", 1, 6.0, "error_ratio"),
+        metric("cart", 0, 12.0, "request_rate"),
+    ]
+    g = graph("frontend>cart")
+    assert rank_root_causes(events, g).root.service == "cart"  # kinds unknown: as before
+    kinds = [kinded(events[0], "errors"), kinded(events[1], "traffic")]
+    ranking = rank_root_causes(kinds, g)
+    assert [c.service for c in ranking.candidates] == ["frontend", "cart"]
+    assert ranking.candidates[0].walk > ranking.candidates[1].walk
+
+
+def test_saturation_holds_the_walk_at_its_service():
+    """cart is CPU-starved; frontend, which calls it, shows latency; redis, which cart
+    calls, shows a latency blip of its own. A latency at cart would be explained by redis
+    below it; saturation is a cause, so the walker stays at cart."""
+    events = [
+        kinded(metric("frontend", 2, 9.0), "latency"),
+        kinded(metric("cart", 0, 6.0, "cpu"), "saturation"),
+        kinded(metric("redis", 1, 5.0), "latency"),
+    ]
+    g = graph("frontend>cart", "cart>redis")
+    ranking = rank_root_causes(events, g)
+    as_latency = [replace(e, signal_kind="latency") for e in events]
+    plain = {c.service: c.walk for c in rank_root_causes(as_latency, g).candidates}
+    walk = {c.service: c.walk for c in ranking.candidates}
+    assert walk["cart"] > plain["cart"] + 0.2
+    assert ranking.root.service == "cart"
