@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 sys.path.insert(0, str(ROOT))
 
-from bench.rca import nezha, peers, scoring  # noqa: E402
+from bench.rca import nezha, peers, ranking_cv, scoring  # noqa: E402
 from bench.rca.replay import (  # noqa: E402
     DEFAULT_HISTORY,
     RankFn,
@@ -148,18 +148,27 @@ def load(args: argparse.Namespace, chosen: list[str]) -> Setup:
     return Setup(services, chosen, graphs, faults, replayer)
 
 
+def next_injection(fault: nezha.Fault, faults: Sequence[nezha.Fault]) -> datetime | None:
+    """The next fault's injection on the same day: where this fault's window ends."""
+    later = [
+        f.inject_time for f in faults if f.day == fault.day and f.inject_time > fault.inject_time
+    ]
+    return min(later, default=None)
+
+
 def run(setup: Setup) -> Run:
     """Each fault's events, ranked by ours and by each peer; a progress line per fault."""
     out = Run(rankings={n: [] for n in RANKINGS}, seconds=dict.fromkeys(RANKINGS, 0.0))
     for i, fault in enumerate(setup.faults, 1):
         started = time.perf_counter()
-        events = setup.replayer.events(fault)  # the scoring, cached for the replay below
+        until = next_injection(fault, setup.faults)
+        events = setup.replayer.events(fault, until)  # the scoring, cached for the replay
         out.scoring_seconds += time.perf_counter() - started
         graph = setup.graphs[fault.day].graph
         for name, rank in RANKINGS.items():
             t = time.perf_counter()
             if name == "ours":
-                replay = setup.replayer.replay(fault, graph, rank)
+                replay = setup.replayer.replay(fault, graph, rank, until)
                 out.replays.append(replay)
                 out.rankings[name].append(list(replay.ranking))
             else:
@@ -178,9 +187,10 @@ def print_header(setup: Setup, args: argparse.Namespace, result: Run) -> None:
     lead = setup.replayer.config.lead.seconds // 60
     print(
         f"Nezha OnlineBoutique, {len(setup.faults)} faults on {', '.join(setup.chosen)}; "
-        f"{len(setup.services)} services; events starting in [inject - {lead} min, "
-        f"inject + {args.window:g} min), scored as on a new install (short tier, "
-        f"{args.history:g} h of history at most)"
+        f"{len(setup.services)} services; events active in [inject - {lead} min, "
+        f"inject + {args.window:g} min) and before the next injection, scored as on a new "
+        f"install (short tier from {setup.replayer.config.short_history.seconds // 60} min "
+        f"of history, {args.history:g} h at most)"
     )
     for d in setup.chosen:
         g = setup.graphs[d]
@@ -197,6 +207,26 @@ def print_header(setup: Setup, args: argparse.Namespace, result: Run) -> None:
     )
 
 
+def print_cv(result: Run, setup: Setup) -> None:
+    """The ranking's weights chosen by cross-validation across the days (ranking_cv)."""
+    graphs = {d: g.graph for d, g in setup.graphs.items()}
+    folds, overall = ranking_cv.cross_validate(result.replays, graphs)
+    print(f"== ranking weights by cross-validation across days ({len(ranking_cv.grid())} configs)")
+    print(f"{'held out':<12} {'chosen on the other day':<52} {'Avg@5 there':>11} "
+          f"{'AC@1':>5} {'AC@3':>5} {'Avg@5':>6}")  # fmt: skip
+    for f in folds:
+        print(f"{f.held_out:<12} {ranking_cv.describe(f.config):<52} {f.chosen_on[0]:>11.2f} "
+              f"{f.held[0]:>5.2f} {f.held[1]:>5.2f} {f.held[2]:>6.2f}")  # fmt: skip
+    print(f"chosen on both days (in-sample): {ranking_cv.describe(overall)}"
+          + (" (the default)" if overall == ranking_cv.DEFAULT else ""))  # fmt: skip
+    table = ranking_cv.per_day(result.replays, graphs)
+    days = sorted(setup.chosen)
+    print(f"{'config':<52} " + " ".join(f"{d + ' AC@1/Avg@5':>24}" for d in days))
+    for config, row in table.items():
+        print(f"{ranking_cv.describe(config):<52} "
+              + " ".join(f"{row[d][0]:>17.2f} {row[d][1]:>5.2f}" for d in days))  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=NEZHA, help="nezha-onlineboutique folder")
@@ -208,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--limit", type=int, help="only the first N faults (a quick run)")
     parser.add_argument("--faults", action="store_true", help="print the per-fault table")
+    parser.add_argument(
+        "--cv", action="store_true",
+        help="choose the ranking's weights on one day, score them on the other",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     # the hourly scoring warns per series (quality gate, "not scored"); faults left without
     # any event are counted in the header instead
@@ -239,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.faults:
         print()
         print_faults(result.replays, result.rankings)
+    if args.cv:
+        print()
+        print_cv(result, setup)
     print()
     print(
         f"load {load_seconds:.1f} s, scoring + events {result.scoring_seconds:.1f} s, ranking "

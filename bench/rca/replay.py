@@ -1,12 +1,15 @@
-"""One fault through our code: the hourly scoring on the metrics in hand, the events near the
-injection, and a ranking of them as one incident.
+"""One fault through `aiops rca`'s code: `aiops.incidents.postmortem`, the hourly scoring on
+the metrics in hand, the events active around the injection, and their ranking as one
+incident.
 
 As on a new install: no registry and no nightly training, so every signal is scored by the
-short tier fitted on the hours before each scored hour (`LadderConfig.short_history_hours`
-at most; at least two hours, else the signal is not scored). The events kept are those
-starting within [inject_time - lead, inject_time + window), all of them one incident (the
-grouping is not what is measured here). The ranking is a parameter, `RankFn`: a later
-ranking is measured by passing it instead of `ours`.
+short tier, fitted on as little as `short_history` (20 minutes) of what precedes each scored
+hour. The events kept are those active within [inject_time - lead, inject_time + window),
+the window cut at the next fault's injection (faults come every 7 to 9 minutes: a longer
+window credits the next fault's events to this one); an event already going on at the
+window's start keeps no onset (it began before, with another cause). All of them are one
+incident (the grouping is not what is measured here). The ranking is a parameter,
+`RankFn`: a later ranking is measured by passing it instead of `ours`.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ import yaml
 from aiops.baselines.ladder import LadderConfig
 from aiops.catalog import Catalog, parse_catalog
 from aiops.incidents.graph import DependencyGraph
-from aiops.incidents.incident_event import IncidentEvent, from_anomaly_event
+from aiops.incidents.incident_event import IncidentEvent
+from aiops.incidents.postmortem import PostmortemConfig, active_events, score_hours
 from aiops.incidents.ranking import rank_root_causes
-from aiops.metrics import score_frame
 from bench.rca.nezha import SIGNALS, Fault, MetricSignal
 
 HOUR = timedelta(hours=1)
@@ -42,11 +45,9 @@ def ours(events: Sequence[IncidentEvent], graph: DependencyGraph) -> list[str]:
     return [c.service for c in rank_root_causes(events, graph).candidates]
 
 
-@dataclass(frozen=True)
-class ReplayConfig:
-    window: timedelta = timedelta(minutes=10)  # events starting this long after injection
-    lead: timedelta = timedelta(minutes=2)  # ... or this long before it
-    history: timedelta = DEFAULT_HISTORY  # data before the first scored hour
+#: The post-mortem's configuration; the bench reads two days of history before each hour.
+ReplayConfig = PostmortemConfig
+DEFAULT_CONFIG = PostmortemConfig(history=DEFAULT_HISTORY)
 
 
 @dataclass(frozen=True)
@@ -95,14 +96,9 @@ def wide_frame(long: pd.DataFrame) -> pd.DataFrame:
     return wide.sort_index().astype("float64")
 
 
-def scored_hours(fault: Fault, config: ReplayConfig) -> tuple[datetime, datetime]:
-    """Whole hours covering [inject_time - lead, inject_time + window): an event may start
-    in the lead before the hour of the injection."""
-    first = fault.inject_time - config.lead
-    last = fault.inject_time + config.window
-    start = first.replace(minute=0, second=0, microsecond=0)
-    end = last.replace(minute=0, second=0, microsecond=0)
-    return start, end if end == last else end + HOUR
+def scored_hours(fault: Fault, config: ReplayConfig = DEFAULT_CONFIG) -> tuple[datetime, datetime]:
+    """Whole hours covering [inject_time - lead, inject_time + window)."""
+    return config.hours(fault.inject_time)
 
 
 @dataclass
@@ -112,30 +108,31 @@ class Replayer:
 
     frame: pd.DataFrame
     catalog: Catalog
-    config: ReplayConfig = ReplayConfig()
+    config: ReplayConfig = DEFAULT_CONFIG
     _scored: dict[tuple[datetime, datetime], list[dict]] = field(default_factory=dict)
 
     def anomaly_events(self, start: datetime, end: datetime) -> list[dict]:
         """The rows the hourly runs of [start, end) store, from `history` before on."""
         if (start, end) not in self._scored:
-            since = start - self.config.history
-            part = self.frame[(self.frame.index >= since) & (self.frame.index < end)]
-            self._scored[(start, end)] = score_frame(
-                part, self.catalog, start, end, services=self.catalog.service_names
+            self._scored[(start, end)] = score_hours(
+                self.frame, self.catalog, (start, end), self.config
             )
         return self._scored[(start, end)]
 
-    def events(self, fault: Fault) -> list[IncidentEvent]:
-        """The incident events starting near the injection, earliest first."""
-        start, end = scored_hours(fault, self.config)
-        low = fault.inject_time - self.config.lead
-        high = fault.inject_time + self.config.window
-        rows = [r for r in self.anomaly_events(start, end) if low <= r["start"] < high]
-        events = [from_anomaly_event(r) for r in rows]
-        return sorted(events, key=lambda e: (e.start, e.service, e.signal))
+    def events(self, fault: Fault, until: datetime | None = None) -> list[IncidentEvent]:
+        """The incident events active near the injection (before `until`, the next fault's
+        injection), earliest first; one going on before the window keeps no onset."""
+        rows = self.anomaly_events(*scored_hours(fault, self.config))
+        return active_events(rows, fault.inject_time, self.config, until)
 
-    def replay(self, fault: Fault, graph: DependencyGraph, rank: RankFn = ours) -> Replay:
-        events = self.events(fault)
+    def replay(
+        self,
+        fault: Fault,
+        graph: DependencyGraph,
+        rank: RankFn = ours,
+        until: datetime | None = None,
+    ) -> Replay:
+        events = self.events(fault, until)
         ranking = tuple(rank(events, graph)) if events else ()
         return Replay(
             fault=fault,
@@ -152,7 +149,7 @@ def replay_fault(
     catalog: Catalog,
     graph: DependencyGraph,
     *,
-    config: ReplayConfig = ReplayConfig(),
+    config: ReplayConfig = DEFAULT_CONFIG,
     rank: RankFn = ours,
 ) -> Replay:
     """One fault's events and the ranking `rank` gives them."""

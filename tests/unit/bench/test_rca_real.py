@@ -17,9 +17,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from aiops.incidents.graph import DependencyGraph  # noqa: E402
 from aiops.incidents.incident_event import IncidentEvent  # noqa: E402
-from bench.rca import nezha, peers, scoring  # noqa: E402
+from bench.rca import nezha, peers, ranking_cv, scoring  # noqa: E402
 from bench.rca.replay import (  # noqa: E402
+    Replay,
     ReplayConfig,
+    Replayer,
     build_catalog,
     ours,
     replay_fault,
@@ -243,7 +245,9 @@ def test_a_planted_latency_jump_at_a_callee_is_an_event_of_the_replay():
     def backwards_by_name(events, g):
         return sorted({e.service for e in events})[::-1]
 
-    backwards = replay_fault(fault, frame, catalog, graph, rank=backwards_by_name)
+    backwards = replay_fault(
+        fault, frame, catalog, graph, config=ReplayConfig(), rank=backwards_by_name
+    )
     assert backwards.events == replay.events
     assert backwards.ranking == tuple(sorted(replay.services)[::-1])
 
@@ -267,3 +271,39 @@ def test_wide_frame_has_a_column_per_service_signal():
                          "value": [1.0, 2.0]})  # fmt: skip
     wide = wide_frame(long)
     assert list(wide.columns) == ["a:cpu", "b:cpu"] and str(wide.index.tz) == "UTC"
+
+
+def test_an_event_going_on_before_the_window_keeps_no_onset_and_the_next_fault_cuts_it():
+    begin = datetime(2022, 8, 22, 0, 0, tzinfo=UTC)
+    inject = datetime(2022, 8, 22, 4, 20, 30, tzinfo=UTC)
+    frame = synthetic_frame(begin, 6, inject)
+    signals = [s for s in nezha.SIGNALS if s.signal in ("latency_p95", "request_rate")]
+    replayer = Replayer(frame, build_catalog(["front", "cart", "ads"], signals))
+    # a later fault, injected while cart's regression still goes on
+    later = nezha.Fault(DAY, inject + timedelta(minutes=8), "ads-x-y", "ads", "return")
+    (carried,) = [e for e in replayer.events(later) if e.service == "cart"]
+    assert carried.start == later.inject_time - ReplayConfig().lead
+    assert not carried.onset_known
+    # the first fault's window ends where the next fault begins: nothing after it counts
+    first = nezha.Fault(DAY, inject, "cart-abc-def", "cart", "network_delay")
+    cut = replayer.events(first, until=inject - timedelta(minutes=5))
+    assert cut == []
+
+
+def test_ranking_weights_are_chosen_on_one_day_and_scored_on_the_other():
+    """A day where the strongest service is the root each time: the weights that lean on
+    strength are chosen on one day and carry over to the other."""
+    graph = DependencyGraph.from_pairs([("front", "cart"), ("cart", "redis")])
+    replays = []
+    for day in ("2022-08-22", "2022-08-23"):
+        for i, root in enumerate(("front", "cart", "front", "cart")):
+            others = [s for s in ("front", "cart", "redis") if s != root]
+            events = (event(root, 3, 12.0), event(others[0], 1, 4.0), event(others[1], 2, 4.5))
+            fault = nezha.Fault(day, datetime(2022, 8, 22, 12, i, tzinfo=UTC), "p", root, "return")
+            replays.append(Replay(fault, (), events, True, (fault.inject_time,) * 2))
+    folds, overall = ranking_cv.cross_validate(replays, {d: graph for d in ("2022-08-22",
+                                                                           "2022-08-23")})  # fmt: skip
+    assert ranking_cv.grid()[0] == ranking_cv.DEFAULT
+    assert [f.held_out for f in folds] == ["2022-08-22", "2022-08-23"]
+    assert all(f.held[0] == 1.0 for f in folds)  # AC@1 on the held-out day
+    assert overall.strength_weight > ranking_cv.DEFAULT.strength_weight
