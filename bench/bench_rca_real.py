@@ -1,17 +1,19 @@
 """Benchmark: root-cause ranking on real fault injection (Nezha OnlineBoutique dev set).
 
     .venv/bin/python bench/bench_rca_real.py [--days 2022-08-22 ...] [--window 10]
-        [--history 50] [--limit N] [--faults]
+        [--history 50] [--limit N] [--faults] [--cv]
 
-For each labelled fault (bench/rca/nezha.py): the CURRENT hourly scoring on the per-pod
-metrics, as on a new install (no nightly models: the short tier fitted on the hours before),
-then the events starting within [inject_time - 2 min, inject_time + window) ranked as one
-incident by the CURRENT ranking (aiops.incidents.ranking), and by the peers on the same
-events (bench/rca/peers.py): largest anomaly first, earliest onset first, personalised
-PageRank on the call graph, and random (expected AC@k = k/n). Printed side by side: AC@1,
-AC@3 and Avg@5 overall, per fault kind and per day (the two days are the two folds later
-work cross-validates on), with the share of faults whose root had any event (a root
-without one is a miss for every ranking). `--faults` adds the per-fault table.
+For each labelled fault (bench/rca/nezha.py), `aiops rca`'s code (aiops.incidents.postmortem,
+through bench/rca/replay.py): the hourly scoring on the per-pod metrics as on a new install
+(no nightly models: the short tier fitted on as little as 20 minutes before each scored
+hour), then the events active within [inject_time - 2 min, inject_time + window), cut at
+the next fault's injection, ranked as one incident by the ranking (aiops.incidents.ranking),
+and by the peers on the same events (bench/rca/peers.py): largest anomaly first, earliest
+onset first, personalised PageRank on the call graph, and random (expected AC@k = k/n).
+Printed side by side: AC@1, AC@3 and Avg@5 overall, per fault kind and per day, with the
+share of faults whose root had any event (a root without one is a miss for every ranking
+but PageRank and random). `--faults` adds the per-fault table; `--cv` chooses the
+ranking's weights on one day and scores them on the other (bench/rca/ranking_cv.py).
 
 Metrics of every day in the data set are loaded, so a fault's history is what a running
 install would hold whichever `--days` are scored. Nothing is tuned here.
