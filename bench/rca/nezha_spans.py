@@ -32,7 +32,7 @@ import gc
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from aiops.traces.model import Span, Trace
-from aiops.traces.parse import ORPHAN_SPAN, REFERENCE_CYCLE
+from aiops.traces.parse import ORPHAN_SPAN, break_parent_loops
 
 log = logging.getLogger(__name__)
 
@@ -323,9 +323,11 @@ class _TraceGroups:
         for t, trace_id in enumerate(self.ids):
             roots = self.roots[self.root_cuts[t] : self.root_cuts[t + 1]]
             trace_spans = spans[self.bounds[t] : self.bounds[t + 1]]
-            broken = _break_cycles(trace_spans, roots) if t in self.looped else 0
-            cycles += broken
-            warnings = (ORPHAN_SPAN,) * self.orphans[t] + (REFERENCE_CYCLE,) * broken
+            issues: list[str] = []
+            if t in self.looped:
+                roots = break_parent_loops(trace_spans, issues)
+            cycles += len(issues)
+            warnings = (ORPHAN_SPAN,) * self.orphans[t] + tuple(issues)
             traces.append(Trace(str(trace_id), trace_spans, roots, warnings=warnings))
         return traces, cycles
 
@@ -403,33 +405,3 @@ def _rows_off_root(parent: np.ndarray) -> np.ndarray:
             break
         up = further
     return parent[up] >= 0
-
-
-def _break_cycles(spans: list[Span], roots: list[int]) -> int:
-    """Spans no root reaches sit on a parent loop: cut it at its earliest span (a root)."""
-    broken = 0
-    reached = _reachable(spans, roots)
-    while len(reached) < len(spans):
-        loop = min((i for i in range(len(spans)) if i not in reached), key=_start_of(spans))
-        spans[spans[loop].parent].children.remove(loop)
-        spans[loop].parent = -1
-        roots.append(loop)
-        roots.sort(key=_start_of(spans))
-        broken += 1
-        reached = _reachable(spans, roots)
-    return broken
-
-
-def _start_of(spans: list[Span]) -> Callable[[int], tuple[int, str]]:
-    return lambda i: (spans[i].start, spans[i].span_id)
-
-
-def _reachable(spans: list[Span], roots: list[int]) -> set[int]:
-    seen = set(roots)
-    stack = list(roots)
-    while stack:
-        for child in spans[stack.pop()].children:
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return seen

@@ -240,7 +240,7 @@ def _parse(raw: Any) -> ParsedTrace:
     if not spans:
         return ParsedTrace(None, (*issues, DROP_EMPTY_TRACE), "no usable span")
     _link(trace_id, spans, refs, index, issues)
-    roots = _break_cycles(spans, issues)
+    roots = break_parent_loops(spans, issues)
     if len(roots) > 1:
         issues.append(MULTIPLE_ROOTS)
     trace = Trace(trace_id, spans, roots, warnings=tuple(map(str, raw.get("warnings") or ())))
@@ -296,9 +296,10 @@ def _link(
             issues.append(ORPHAN_SPAN)
 
 
-def _break_cycles(spans: list[Span], issues: list[str]) -> list[int]:
+def break_parent_loops(spans: list[Span], issues: list[str]) -> list[int]:
     """Roots by start time; spans no root reaches sit on a parent loop, which is cut at its
-    earliest span so every span belongs to exactly one tree."""
+    earliest span so every span belongs to exactly one tree (a REFERENCE_CYCLE in `issues`
+    per cut). Public for other span readers (the Nezha CSV reader of bench/rca)."""
     roots = [i for i, s in enumerate(spans) if s.parent < 0]
     reached = _reach(spans, roots)
     while reached < len(spans):
