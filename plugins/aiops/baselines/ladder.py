@@ -19,7 +19,7 @@ weekly tier keeps the folder name `seasonal` earlier versions used, so they stil
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,21 +132,22 @@ class BaselineLadder:
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Signed robust z-scores from each series' tier; NaN for series no tier models."""
-        out = pd.DataFrame(np.nan, index=frame.index, columns=frame.columns)
-        for name, baseline in self.tiers_.items():
-            cols = [c for c in frame.columns if self._tier_of.get(str(c)) == name]
-            if cols:
-                out[cols] = baseline.score(frame[cols])
-        return out
+        return self._by_tier(frame, SeasonalBaseline.score)
 
     def calibrate(self, z: pd.DataFrame) -> pd.DataFrame:
         """Each column's z as the sigma-equivalent of its tier's tail probability; NaN for
         series no tier models."""
-        out = pd.DataFrame(np.nan, index=z.index, columns=z.columns)
+        return self._by_tier(z, SeasonalBaseline.calibrate)
+
+    def _by_tier(
+        self, frame: pd.DataFrame, method: Callable[[SeasonalBaseline, pd.DataFrame], pd.DataFrame]
+    ) -> pd.DataFrame:
+        """`method` of each tier on the columns it models, NaN elsewhere."""
+        out = pd.DataFrame(np.nan, index=frame.index, columns=frame.columns)
         for name, baseline in self.tiers_.items():
-            cols = [c for c in z.columns if self._tier_of.get(str(c)) == name]
+            cols = [c for c in frame.columns if self._tier_of.get(str(c)) == name]
             if cols:
-                out[cols] = baseline.calibrate(z[cols])
+                out[cols] = method(baseline, frame[cols])
         return out
 
     def expected(
