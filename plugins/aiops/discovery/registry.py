@@ -13,10 +13,19 @@ from aiops.discovery.conventions import Convention
 from aiops.discovery.recognise_containers import CONTAINERS
 from aiops.discovery.recognise_http import OTEL_HTTP, OTEL_HTTP_LEGACY, SPANMETRICS
 from aiops.discovery.recognise_node import NODES
+from aiops.discovery.recognise_servicegraph import SERVICEGRAPH
 from aiops.discovery.recognise_up import UP
 
 #: The built-in conventions in the order they run.
-BUILT_IN: tuple[Convention, ...] = (OTEL_HTTP, OTEL_HTTP_LEGACY, SPANMETRICS, CONTAINERS, NODES, UP)
+BUILT_IN: tuple[Convention, ...] = (
+    OTEL_HTTP,
+    OTEL_HTTP_LEGACY,
+    SPANMETRICS,
+    SERVICEGRAPH,
+    CONTAINERS,
+    NODES,
+    UP,
+)
 
 
 class ConventionRegistry:
