@@ -1,32 +1,41 @@
 """Benchmark: trace analysis end to end on a million spans of Jaeger JSON, against json.loads.
 
-    .venv/bin/python bench/bench_traces.py [--traces-per-hour 750] [--hours 72] [--rounds 3]
-                                           [--quick] [--profile] [--no-memory]
+    .venv/bin/python bench/bench_traces.py [--shapes demo,small-spans,deep,many-services]
+                                           [--spans 1000000] [--rounds 3] [--quick]
+                                           [--no-memory] [--profile [SHAPE]]
 
-Workload: the demo simulator's Jaeger query-API files (one per hour, ~19 spans per trace, tags,
-logs, FOLLOWS_FROM, the planted N+1 and sequential calls), --traces-per-hour over --hours:
-about 1,000,000 spans by default, --quick about 80,000. The files are cached under
-out/bench/ (see bench/traces/generate.py); the generation time is printed when they are made.
+Workloads, one per trace shape (--shapes picks some), about a million spans each:
 
-Timing, in this one process: json.loads alone (every file, nothing else) against the whole
-analysis (the file reader `iter_trace_documents` streaming file by file into
-`analyze_traces`: parse, dependency map, critical paths, every detector, findings). Both sides
-read the files the same way, `json.load` on a binary handle, from the page cache (warmed
-first; the read alone is printed for scale), so disk I/O is in both and equal. A third side,
-json.loads with the cyclic garbage collector off, is timed for context only (about half of
-json.loads' own time here is the collector walking the half-built documents). The sides are
-interleaved, rotating which goes first, for --rounds rounds; medians are reported, with the
-seconds each spent in the collector (gc.callbacks).
+- ``demo``: the demo simulator's Jaeger query-API files (one per hour, ~20 spans per trace,
+  tags, logs, FOLLOWS_FROM, the planted N+1 and sequential calls), --traces-per-hour over
+  --hours (bench/traces/generate.py);
+- ``small-spans``, ``deep``, ``many-services``: many small spans per trace, deep call chains,
+  400 services (bench/traces/shapes.py), --spans spans each.
 
-Memory: before the timing, the analysis runs in a child process (this script, --child) and
-its peak RSS is read with getrusage(RUSAGE_CHILDREN); a second child that only json.loads the
-same files shows how much of that peak the largest file's document is.
+Files are cached under out/bench/; the generation time is printed when they are made.
 
---profile runs one more analysis under cProfile and prints its top 15 functions
-(--profile-sort tottime or cumulative); --rounds 0 --no-memory --profile prints only that.
+Timing, in this one process, per shape: json.loads alone (every file, nothing else) against
+the whole analysis: the file reader `iter_trace_documents` streaming file by file into
+`analyze_traces` (decode, parse, dependency map, critical paths, every detector, findings,
+and the per-call rows the callers' edge signals are computed from, `TraceAnalysis.calls`).
+json.loads reads each file through a binary handle, the reader reads its bytes; both from
+the page cache (warmed first), so disk I/O is in both and equal. A third side, json.loads
+with the cyclic garbage collector off, is timed for context only (a good part of json.loads'
+own time is the collector walking the half-built documents and the rest of the process'
+objects; the reader and the analysis run with it paused). The sides are interleaved,
+rotating which goes first, for --rounds rounds; medians are reported.
 
-Targets (from the issue): the analysis within 3x of json.loads alone; peak memory < 2 GB.
-No assert on time: the verdict is printed, and the exit status is 1 when a target is missed.
+Memory: before the timing, each shape's analysis runs in a child process (this script,
+--child), which reports its own peak RSS (VmHWM).
+
+--quick: ~80,000 spans per shape, no memory children, no GC-off side: under a minute once
+the files exist, for a quick look (the ratio is noisier at that size). --profile runs one
+more analysis of a shape under cProfile and prints its top 15 functions (--profile-sort);
+--rounds 0 --no-memory --profile SHAPE prints only that.
+
+Targets (from the issue): the analysis within 2x of json.loads alone on every shape; peak
+memory < 2 GB. No assert on time: the verdict is printed, and the exit status is 1 when a
+target is missed.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,36 +63,19 @@ sys.path.insert(0, str(ROOT))
 from aiops.sources.jaeger_files import iter_trace_documents  # noqa: E402
 from aiops.traces.analyze import TraceAnalysis, analyze_traces  # noqa: E402
 from bench.traces.generate import MANIFEST, TraceFiles, trace_files  # noqa: E402
+from bench.traces.shapes import SHAPES, shape_files  # noqa: E402
 
 CACHE = ROOT / "out" / "bench"
-RATIO_TARGET = 3.0
+RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 2048.0
-QUICK_TRACES_PER_HOUR = 60
-
-
-class GcTimer:
-    """Seconds spent in the cyclic garbage collector while active (gc.callbacks)."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self._t0 = 0.0
-
-    def _callback(self, phase: str, info: dict) -> None:
-        if phase == "start":
-            self._t0 = time.perf_counter()
-        else:
-            self.seconds += time.perf_counter() - self._t0
-
-    def __enter__(self) -> GcTimer:
-        gc.callbacks.append(self._callback)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        gc.callbacks.remove(self._callback)
+QUICK_TRACES_PER_HOUR = 60  # the demo shape's --quick: ~87,000 spans
+QUICK_SPANS = 80_000
+DEMO = "demo"
+ALL_SHAPES = (DEMO, *SHAPES)
 
 
 def json_alone(files: list[Path]) -> int:
-    """json.load every file as the reader does, and nothing else; returns the traces seen."""
+    """json.load every file, and nothing else; returns the traces seen."""
     traces = 0
     for path in files:
         with path.open("rb") as handle:
@@ -104,193 +98,261 @@ def json_alone_no_gc(files: list[Path]) -> int:
         gc.enable()
 
 
-SIDES = {
-    "json": ("json.loads alone", json_alone),
-    "analysis": ("analysis: read + parse + map + paths + detect", analysis),
-    "json_no_gc": ("(context) json.loads alone, GC off", json_alone_no_gc),
+SIDES: dict[str, Callable[[list[Path]], object]] = {
+    "json": json_alone,
+    "analysis": analysis,
+    "json_no_gc": json_alone_no_gc,
 }
 
 
-def timing(files: list[Path], work: TraceFiles, rounds: int, t_read: float) -> bool:
-    """Interleaved rounds, rotating which side goes first; prints the table, returns the
-    verdict on the ratio target."""
-    times: dict[str, list[float]] = {k: [] for k in SIDES}
-    gcs: dict[str, list[float]] = {k: [] for k in SIDES}
+@dataclass
+class ShapeResult:
+    shape: str
+    work: TraceFiles
+    json_s: float
+    analysis_s: float
+    json_no_gc_s: float | None
+    peak_mb: float | None
+    result: TraceAnalysis
+
+    @property
+    def ratio(self) -> float:
+        return self.analysis_s / self.json_s
+
+
+def timing(
+    work: TraceFiles, rounds: int, sides: list[str]
+) -> tuple[dict[str, float], TraceAnalysis]:
+    """Interleaved rounds, rotating which side goes first; medians by side and the last
+    analysis' result."""
+    times: dict[str, list[float]] = {k: [] for k in sides}
     result = None
-    names = list(SIDES)
     for r in range(rounds):
-        for side in names[r % 3 :] + names[: r % 3]:
-            seconds, in_gc, value = _timed(SIDES[side][1], files)
+        for side in sides[r % len(sides) :] + sides[: r % len(sides)]:
+            gc.collect()  # the previous step's garbage is not this step's cost
+            t0 = time.perf_counter()
+            value = SIDES[side](work.files)
+            times[side].append(time.perf_counter() - t0)
             if side == "analysis":
+                assert isinstance(value, TraceAnalysis)
                 result = value
             elif value != work.traces:
                 raise RuntimeError(f"json.loads saw {value} traces, the manifest {work.traces}")
-            times[side].append(seconds)
-            gcs[side].append(in_gc)
         print(
-            f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()),
+            f"    round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()),
             flush=True,
         )
-    med = {k: statistics.median(v) for k, v in times.items()}
-    med_gc = {k: statistics.median(v) for k, v in gcs.items()}
-    print(
-        f"\nmedian of {rounds} interleaved rounds; every side json.loads each file from the "
-        f"page cache through a binary handle (reading the bytes alone: {t_read:.2f} s)"
-    )
-    print(f"{'step':<48}{'median s':>9}{'in GC s':>9}{'spans/s':>11}{'MB/s':>7}{'vs json':>9}")
-    rows = [(SIDES[k][0], med[k], med_gc[k]) for k in ("json", "analysis")]
-    rows.append(("  analysis beyond json.loads (difference)", med["analysis"] - med["json"], None))
-    rows.append((SIDES["json_no_gc"][0], med["json_no_gc"], med_gc["json_no_gc"]))
-    for name, seconds, in_gc in rows:
-        gc_cell = f"{in_gc:>9.2f}" if in_gc is not None else f"{'-':>9}"
-        print(
-            f"{name:<48}{seconds:>9.2f}{gc_cell}{work.spans / seconds:>11,.0f}"
-            f"{work.megabytes / seconds:>7.1f}{seconds / med['json']:>8.2f}x"
-        )
-    ratio = med["analysis"] / med["json"]
-    ok = ratio <= RATIO_TARGET
-    print(f"target analysis <= {RATIO_TARGET:.0f}x json.loads alone: {ratio:.2f}x, {_verdict(ok)}")
     assert result is not None
-    if result.spans != work.spans:
-        print(f"note: the analysis counted {result.spans:,} spans of {work.spans:,}")
-    kinds = Counter(f.kind for f in result.findings)
-    print(
-        f"analysis output: {result.traces:,} traces, {len(result.edges)} edges, "
-        f"{len(result.findings)} findings ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})"
-    )
-    return ok
+    return {k: statistics.median(v) for k, v in times.items()}, result
 
 
-def _timed(fn, *args):
-    gc.collect()  # the previous step's garbage is not this step's cost
-    with GcTimer() as gc_time:
-        t0 = time.perf_counter()
-        value = fn(*args)
-        seconds = time.perf_counter() - t0
-    return seconds, gc_time.seconds, value
-
-
-def _rss_mb() -> float:
-    """This process's current resident set, from /proc (Linux)."""
+def _rss_mb(field: str = "VmRSS") -> float:
+    """This process's current resident set (``VmHWM``: its peak), from /proc (Linux)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def child(mode: str, folder: Path) -> int:
-    """Run one side over the folder's files and print its figures as JSON (for the parent)."""
+def child(folder: Path) -> int:
+    """Analyse the folder's files and print the figures as JSON (for the parent)."""
     files = sorted(p for p in folder.glob("*.json") if p.name != MANIFEST)
     after_imports = _rss_mb()
     t0 = time.perf_counter()
-    if mode == "analysis":
-        result = analysis(files)
-        spans = result.spans
-    else:
-        json_alone(files)
-        spans = None
+    result = analysis(files)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "after_imports_mb": after_imports, "peak_mb": peak,
-                      "spans": spans}))  # fmt: skip
+    # VmHWM is this program's own peak; getrusage's ru_maxrss would also count the parent's
+    # resident set at the fork, which Linux carries across exec
+    peak = _rss_mb("VmHWM")
+    if peak != peak:  # no /proc
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "after_imports_mb": after_imports,
+                "peak_mb": peak,
+                "spans": result.spans,
+            }
+        )
+    )
     return 0
 
 
-def run_child(mode: str, folder: Path) -> tuple[dict, float]:
-    """The child's own report and the parent's RUSAGE_CHILDREN peak after it (MB)."""
+def run_child(folder: Path) -> dict:
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--dir", str(folder)],
+        [sys.executable, str(Path(__file__).resolve()), "--child", "--dir", str(folder)],
         check=True,
         capture_output=True,
         text=True,
     )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    return report, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def profile(files: list[Path], sort: str) -> None:
     profiler = cProfile.Profile()
     gc.collect()
-    with GcTimer() as gc_time:
-        t0 = time.perf_counter()
-        profiler.runcall(analysis, files)
-        seconds = time.perf_counter() - t0
-    print(
-        f"\nprofile of one analysis under cProfile: {seconds:.1f} s "
-        f"(inflated by the profiler; cyclic GC {gc_time.seconds:.1f} s, not listed below)"
-    )
+    t0 = time.perf_counter()
+    profiler.runcall(analysis, files)
+    seconds = time.perf_counter() - t0
+    print(f"\nprofile of one analysis under cProfile: {seconds:.1f} s (inflated by the profiler)")
     stats = pstats.Stats(profiler, stream=sys.stdout)
     stats.strip_dirs().sort_stats(sort).print_stats(15)
+
+
+def workload(shape: str, args: argparse.Namespace) -> TraceFiles:
+    if shape == DEMO:
+        per_hour = QUICK_TRACES_PER_HOUR if args.quick else args.traces_per_hour
+        return trace_files(args.cache, traces_per_hour=per_hour, hours=args.hours, seed=args.seed)
+    spans = QUICK_SPANS if args.quick else args.spans
+    return shape_files(args.cache, SHAPES[shape], spans=spans, seed=args.seed)
+
+
+def about(shape: str, args: argparse.Namespace) -> str:
+    if shape == DEMO:
+        per_hour = QUICK_TRACES_PER_HOUR if args.quick else args.traces_per_hour
+        return f"the demo simulator's traces, {per_hour} traces/hour over {args.hours} h"
+    return SHAPES[shape].about
+
+
+def run_shape(shape: str, args: argparse.Namespace, sides: list[str]) -> ShapeResult | None:
+    work = workload(shape, args)
+    made = f"generated in {work.generated_s:.1f} s" if work.generated_s is not None else "cached"
+    print(
+        f"\n[{shape}] {about(shape, args)}: {work.spans:,} spans in {work.traces:,} traces "
+        f"({work.spans / work.traces:.0f} per trace), {len(work.files)} files, "
+        f"{work.megabytes:,.1f} MB; {made}: {work.folder}",
+        flush=True,
+    )
+    peak = None
+    if not args.no_memory:
+        mem = run_child(work.folder)
+        peak = mem["peak_mb"]
+        print(
+            f"    peak RSS of the analysis in a child process: {peak:,.0f} MB "
+            f"({mem['after_imports_mb']:.0f} MB after imports; {mem['seconds']:.1f} s)",
+            flush=True,
+        )
+    for path in work.files:  # warm the page cache
+        path.read_bytes()
+    if args.rounds <= 0:
+        return None
+    med, result = timing(work, args.rounds, sides)
+    if result.spans != work.spans:
+        print(f"    note: the analysis counted {result.spans:,} spans of {work.spans:,}")
+    kinds = Counter(f.kind for f in result.findings)
+    print(
+        f"    analysis output: {result.traces:,} traces, {len(result.edges)} edges, "
+        f"{len(result.calls):,} calls, {len(result.findings)} findings "
+        f"({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})"
+    )
+    return ShapeResult(
+        shape, work, med["json"], med["analysis"], med.get("json_no_gc"), peak, result
+    )
+
+
+def report(results: list[ShapeResult], rounds: int) -> bool:
+    """The table of every shape and the verdicts; True when every target is met."""
+    print(
+        f"\nmedians of {rounds} interleaved rounds, seconds (json.loads: every file's json.load "
+        "and nothing else; analysis: read + decode + parse + map + paths + detectors + calls)"
+    )
+    head = (
+        f"{'shape':<15}{'spans':>11}{'spans/trace':>13}{'MB':>8}{'json.loads':>12}"
+        f"{'GC off':>8}{'analysis':>10}{'ratio':>8}{'peak MB':>9}  verdict"
+    )
+    print(head)
+    ok_all = True
+    for r in results:
+        ok = r.ratio <= RATIO_TARGET
+        ok_all &= ok
+        no_gc = f"{r.json_no_gc_s:>8.2f}" if r.json_no_gc_s is not None else f"{'-':>8}"
+        peak = f"{r.peak_mb:>9,.0f}" if r.peak_mb is not None else f"{'-':>9}"
+        print(
+            f"{r.shape:<15}{r.work.spans:>11,}{r.work.spans / r.work.traces:>13.0f}"
+            f"{r.work.megabytes:>8.1f}{r.json_s:>12.2f}{no_gc}{r.analysis_s:>10.2f}"
+            f"{r.ratio:>7.2f}x{peak}  {_verdict(ok)}"
+        )
+    worst = max(results, key=lambda r: r.ratio)
+    print(
+        f"target analysis <= {RATIO_TARGET:.0f}x json.loads alone on every shape: "
+        f"{_verdict(ok_all)} (worst {worst.shape}, {worst.ratio:.2f}x)"
+    )
+    peaks = [r.peak_mb for r in results if r.peak_mb is not None]
+    if peaks:
+        ok_mem = max(peaks) < MEMORY_TARGET_MB
+        ok_all &= ok_mem
+        print(
+            f"target peak < {MEMORY_TARGET_MB:,.0f} MB: {_verdict(ok_mem)} "
+            f"(largest {max(peaks):,.0f} MB)"
+        )
+    return ok_all
 
 
 def _verdict(ok: bool) -> str:
     return "MET" if ok else "NOT MET"
 
 
+def _shapes(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ALL_SHAPES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown shape(s) {', '.join(unknown) or '(none)'}; known: {', '.join(ALL_SHAPES)}"
+        )
+    return names
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--traces-per-hour", type=int, default=750)
-    parser.add_argument("--hours", type=int, default=72)
+    parser.add_argument(
+        "--shapes",
+        type=_shapes,
+        default=list(ALL_SHAPES),
+        help=f"comma-separated, of {', '.join(ALL_SHAPES)} (default: all)",
+    )
+    parser.add_argument("--spans", type=int, default=1_000_000, help="per generated shape")
+    parser.add_argument("--traces-per-hour", type=int, default=750, help="the demo shape's")
+    parser.add_argument("--hours", type=int, default=72, help="the demo shape's")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--quick", action="store_true", help=f"{QUICK_TRACES_PER_HOUR} traces per hour (~80k spans)"
+        "--quick", action="store_true", help=f"~{QUICK_SPANS:,} spans per shape, no memory"
     )
     parser.add_argument("--cache", type=Path, default=CACHE, help="where generated files live")
     parser.add_argument("--no-memory", action="store_true", help="skip the child processes")
-    parser.add_argument("--profile", action="store_true", help="cProfile one analysis, top 15")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="",
+        metavar="SHAPE",
+        help="cProfile one analysis of SHAPE (default: the first), top 15",
+    )
     parser.add_argument("--profile-sort", default="tottime", choices=("tottime", "cumulative"))
-    parser.add_argument("--child", choices=("analysis", "json"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.child, args.dir)
+        return child(args.dir)
+    if args.quick:
+        args.no_memory = True
+    if args.profile and args.profile not in ALL_SHAPES:
+        parser.error(f"--profile: unknown shape {args.profile!r}; known: {', '.join(ALL_SHAPES)}")
 
-    parent_rss = _rss_mb()
-    per_hour = QUICK_TRACES_PER_HOUR if args.quick else args.traces_per_hour
-    work: TraceFiles = trace_files(
-        args.cache, traces_per_hour=per_hour, hours=args.hours, seed=args.seed
-    )
-    files = work.files
-    made = (
-        f"generated in {work.generated_s:.1f} s (metrics for 14 days + traces + counting)"
-        if work.generated_s is not None
-        else "reused from the cache"
-    )
-    print(
-        f"workload: {work.spans:,} spans in {work.traces:,} traces, {len(files)} files, "
-        f"{work.megabytes:,.1f} MB of Jaeger JSON ({per_hour} traces/hour over {args.hours} h, "
-        f"seed {args.seed}); {made}: {work.folder}"
-    )
     print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
-        f"parent RSS after imports {parent_rss:.0f} MB"
+        f"parent RSS after imports {_rss_mb():.0f} MB"
     )
+    sides = ["json", "analysis"] if args.quick else ["json", "analysis", "json_no_gc"]
+    results = []
+    if args.rounds > 0 or not args.no_memory:
+        results = [r for s in args.shapes if (r := run_shape(s, args, sides)) is not None]
+    ok = report(results, args.rounds) if results else True
 
-    ok = True
-    if not args.no_memory:
-        # first, so the parent's RUSAGE_CHILDREN peak is this child's; also warms the page cache
-        mem, children_peak = run_child("analysis", work.folder)
-        mem_json, _ = run_child("json", work.folder)
-        ok_mem = children_peak < MEMORY_TARGET_MB
-        ok &= ok_mem
-        print(
-            f"peak RSS of the analysis in a child process: {children_peak:,.0f} MB "
-            f"(RUSAGE_CHILDREN; {mem['after_imports_mb']:.0f} MB after imports, "
-            f"{mem['seconds']:.1f} s); json.loads alone in a child: {mem_json['peak_mb']:,.0f} MB"
-        )
-        print(f"target peak < {MEMORY_TARGET_MB:,.0f} MB: {_verdict(ok_mem)}")
-
-    t_read = time.perf_counter()
-    for path in files:  # warm the page cache, and show what reading alone costs
-        path.read_bytes()
-    t_read = time.perf_counter() - t_read
-
-    if args.rounds > 0:
-        ok &= timing(files, work, args.rounds, t_read)
-
-    if args.profile:
-        profile(files, args.profile_sort)
+    if args.profile is not None:
+        shape = args.profile or args.shapes[0]
+        print(f"\n[{shape}] profile")
+        profile(workload(shape, args).files, args.profile_sort)
     return 0 if ok else 1
 
 

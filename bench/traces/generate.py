@@ -56,7 +56,7 @@ def trace_files(cache: Path, *, traces_per_hour: int, hours: int, seed: int) -> 
         raise ValueError(f"trace_files: hours must be <= {METRIC_DAYS * 24}, got {hours}")
     folder = cache / f"traces-seed{seed}-{hours}h-{traces_per_hour}tph"
     wanted = {"config": config.describe(), "code": simulator_digest()}
-    reused = _cached(folder, wanted)
+    reused = cached_files(folder, wanted)
     if reused is not None:
         return reused
 
@@ -81,13 +81,15 @@ def trace_files(cache: Path, *, traces_per_hour: int, hours: int, seed: int) -> 
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
-    out = _cached(folder, wanted)
+    out = cached_files(folder, wanted)
     if out is None:
         raise RuntimeError(f"{folder}: generated files do not match their manifest")
     return replace(out, generated_s=time.perf_counter() - started)
 
 
-def _cached(folder: Path, wanted: dict[str, Any]) -> TraceFiles | None:
+def cached_files(folder: Path, wanted: dict[str, Any]) -> TraceFiles | None:
+    """The files of ``folder`` when its manifest matches ``wanted`` and every file has its
+    recorded size; None otherwise (missing, stale or half written)."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, json.JSONDecodeError):

@@ -2,7 +2,14 @@
 
 Traces stream through once: each is parsed, looked at by every accumulator and dropped, so a
 night of traces never sits in memory as JSON. What stays is a few numbers per span (edge
-latencies) and per affected trace (detector samples).
+latencies), per cross-service call (`TraceAnalysis.calls`, what the callers' edge signals of
+aiops.traces.edge_signals are computed from) and per affected trace (detector samples).
+
+The cyclic garbage collector is paused while the traces stream (`collector_paused`): parsing
+allocates objects fast enough to start it over and over, and each pass walks the decoded
+document and everything the analysis holds, for nothing: the analysis makes no reference
+cycles, so reference counting frees each trace when the next one comes. That was a quarter
+to two fifths of the analysis' time on a million spans (bench/bench_traces.py's shapes).
 
 A trace belongs to the window its entry span starts in. The query API returns every trace
 touching a window, so a trace that started before midnight comes back for both days; counting
@@ -18,10 +25,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
+
 from aiops.findings.model import Finding
+from aiops.sources.jaeger_files import collector_paused
 from aiops.traces.critical_path import self_times
 from aiops.traces.dependencies import DependencyMap
 from aiops.traces.detectors import DETECTORS
+from aiops.traces.edge_signals import CallsAccumulator
 from aiops.traces.model import Edge
 from aiops.traces.parse import parse_trace
 from aiops.traces.view import AnalysisConfig, FindingContext, TraceView
@@ -66,6 +77,10 @@ class OperationStats:
         }
 
 
+def _no_calls() -> pd.DataFrame:
+    return CallsAccumulator().frame()
+
+
 @dataclass(frozen=True)
 class TraceAnalysis:
     traces: int
@@ -78,6 +93,11 @@ class TraceAnalysis:
     window: tuple[datetime, datetime] | None = None
     first_start_us: int | None = None
     last_start_us: int | None = None
+    #: One row per cross-service call of the analysed traces, as
+    #: `aiops.traces.edge_signals.calls_frame` gives it: feed it to `signals_from_calls` /
+    #: `edges_from_calls` for the callers' view of each service without reading the traces
+    #: again. Not part of the JSON (a row per call), nor of equality.
+    calls: pd.DataFrame = field(default_factory=_no_calls, compare=False, repr=False)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -164,6 +184,7 @@ def analyze_traces(
         lo, hi = round(window[0].timestamp() * 1e6), round(window[1].timestamp() * 1e6)
     dependencies = DependencyMap()
     operations = _Operations()
+    calls = CallsAccumulator()
     registered = DETECTORS.build(config)
     detectors = [detector for _, detector in registered]
     issues: Counter[str] = Counter()
@@ -171,49 +192,55 @@ def analyze_traces(
     seen: dict[str, int] = {}  # trace ID -> spans of the copy analysed
     traces = spans = 0
     first = last = None
-    for raw, origin in _items(raw_traces):
-        parsed = parse_trace(raw)
-        issues.update(parsed.issues)
-        trace = parsed.trace
-        if trace is None:
-            trace_id = str(raw.get("traceID", "")) if isinstance(raw, dict) else ""
-            dropped.append(DroppedTrace(origin, trace_id, parsed.issues[-1], parsed.detail, raw))
-            log.warning("%s: trace %s dropped (%s): %s", origin, trace_id or "?", parsed.issues[-1],
-                        parsed.detail)  # fmt: skip
-            continue
-        start = trace.root().start
-        if lo is not None and not lo <= start < hi:
-            issues[OUTSIDE_WINDOW] += 1
-            continue
-        first_copy = seen.get(trace.trace_id)
-        if first_copy is not None:
-            if first_copy == len(trace.spans):
-                issues[DUPLICATE_TRACE] += 1
+    with collector_paused():
+        for raw, origin in _items(raw_traces):
+            parsed = parse_trace(raw)
+            issues.update(parsed.issues)
+            trace = parsed.trace
+            if trace is None:
+                trace_id = str(raw.get("traceID", "")) if isinstance(raw, dict) else ""
+                reason = parsed.issues[-1]
+                dropped.append(DroppedTrace(origin, trace_id, reason, parsed.detail, raw))
+                log.warning("%s: trace %s dropped (%s): %s", origin, trace_id or "?", reason,
+                            parsed.detail)  # fmt: skip
                 continue
-            # another trace under a known ID (or an incomplete copy): kept for a person to see
-            issues[DUPLICATE_TRACE_DIFFERS] += 1
-            detail = f"traceID already analysed with {first_copy} spans; this copy has {len(trace.spans)}"
-            dropped.append(
-                DroppedTrace(origin, trace.trace_id, DUPLICATE_TRACE_DIFFERS, detail, raw)
-            )
-            continue
-        seen[trace.trace_id] = len(trace.spans)
-        view = TraceView.of(trace)
-        first = start if first is None or start < first else first
-        last = start if last is None or start > last else last
-        traces += 1
-        spans += len(trace.spans)
-        dependencies.add(trace)
-        operations.add(view)
-        for detector in detectors:
-            detector.add(view)
+            start = trace.root().start
+            if lo is not None and not lo <= start < hi:
+                issues[OUTSIDE_WINDOW] += 1
+                continue
+            first_copy = seen.get(trace.trace_id)
+            if first_copy is not None:
+                if first_copy == len(trace.spans):
+                    issues[DUPLICATE_TRACE] += 1
+                    continue
+                # another trace under a known ID (or an incomplete copy): kept for a person to see
+                issues[DUPLICATE_TRACE_DIFFERS] += 1
+                detail = (
+                    f"traceID already analysed with {first_copy} spans; "
+                    f"this copy has {len(trace.spans)}"
+                )
+                dropped.append(
+                    DroppedTrace(origin, trace.trace_id, DUPLICATE_TRACE_DIFFERS, detail, raw)
+                )
+                continue
+            seen[trace.trace_id] = len(trace.spans)
+            view = TraceView.of(trace)
+            first = start if first is None or start < first else first
+            last = start if last is None or start > last else last
+            traces += 1
+            spans += len(trace.spans)
+            dependencies.add(trace)
+            operations.add(view)
+            for detector in detectors:
+                detector.add(view)
+            calls.add(trace)
     edges = dependencies.edges()
     ctx = FindingContext(config, _per_day(window, first, last), edges, link, traces, dependencies)
     findings = [f for spec, d in registered for f in spec.checked(d.findings(ctx))]
     findings.sort(key=_rank)
     return TraceAnalysis(
         traces, spans, dict(issues), dropped, edges, findings, operations.stats(), window,
-        first, last,
+        first, last, calls.frame(),
     )  # fmt: skip
 
 

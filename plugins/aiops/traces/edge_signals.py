@@ -42,12 +42,15 @@ of its callers. `edge_frame` tells the two apart. A bucket only partly covered b
 `edge_signals` gives the long frame (``timestamp, service, signal, value``) the metric signals
 use; `edge_frame` the same calls per caller -> callee edge, so an event can name the edge(s)
 that moved. Both walk the traces once through `calls_frame`; `signals_from_calls` and
-`edges_from_calls` let one walk feed both. The per-span walk is Python (spans are objects); the
-aggregation is pandas.
+`edges_from_calls` let one walk feed both. `CallsAccumulator` is that walk one trace at a time:
+`aiops.traces.analyze` collects the calls with it while it streams the night's traces
+(`TraceAnalysis.calls`), so the signals need no second pass. The per-span walk is Python
+(spans are objects); the aggregation is pandas.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 
 import numpy as np
@@ -83,13 +86,38 @@ _QUANTILES = (0.5, 0.95)
 def calls_frame(traces: Iterable[Trace]) -> pd.DataFrame:
     """One row per cross-service call: ``start`` (unix microseconds), ``caller``, ``callee``,
     ``latency`` (seconds), ``error`` and ``client_side`` (the latency is the caller's view)."""
-    starts: list[int] = []
-    callers: list[str] = []
-    callees: list[str] = []
-    latencies: list[int] = []
-    errors: list[bool] = []
-    client_sides: list[bool] = []
+    calls = CallsAccumulator()
     for trace in traces:
+        calls.add(trace)
+    return calls.frame()
+
+
+class CallsAccumulator:
+    """`calls_frame` one trace at a time, so a streaming analysis (`aiops.traces.analyze`)
+    collects the calls while each trace is parsed once and dropped.
+
+    What stays per call is two machine integers, two flags and two references to the
+    (interned) service names, not the trace: a night's million spans hold a few tens of MB
+    of calls. Rows are in the order the traces were added, each trace's in span order, as
+    `calls_frame` gives them.
+    """
+
+    def __init__(self) -> None:
+        self._starts = array("q")  # unix microseconds
+        self._latencies = array("q")  # microseconds
+        self._callers: list[str] = []
+        self._callees: list[str] = []
+        self._errors = bytearray()
+        self._client_sides = bytearray()
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def add(self, trace: Trace) -> None:
+        """Record the calls of ``trace`` (see the module doc for what is a call)."""
+        starts, latencies = self._starts.append, self._latencies.append
+        callers, callees = self._callers.append, self._callees.append
+        errors, client_sides = self._errors.append, self._client_sides.append
         spans = trace.spans
         for span in spans:
             if span.parent >= 0:
@@ -97,30 +125,33 @@ def calls_frame(traces: Iterable[Trace]) -> pd.DataFrame:
                 if parent.service != span.service:
                     client = _client_side(parent, span)
                     timed = client or span
-                    starts.append(timed.start)
-                    callers.append(parent.service)
-                    callees.append(span.service)
-                    latencies.append(timed.duration)
-                    errors.append(span.error or (client is not None and client.error))
-                    client_sides.append(client is not None)
-            if _is_uninstrumented_call(span, spans):
-                starts.append(span.start)
-                callers.append(span.service)
-                callees.append(span.peer)
-                latencies.append(span.duration)
-                errors.append(span.error)
-                client_sides.append(True)
-    return pd.DataFrame(
-        {
-            "start": np.asarray(starts, dtype=np.int64),
-            "caller": pd.Series(callers, dtype="str"),
-            "callee": pd.Series(callees, dtype="str"),
-            "latency": np.asarray(latencies, dtype=np.float64) / 1e6,
-            "error": np.asarray(errors, dtype=bool),
-            "client_side": np.asarray(client_sides, dtype=bool),
-        },
-        columns=list(CALL_COLUMNS),
-    )
+                    starts(timed.start)
+                    callers(parent.service)
+                    callees(span.service)
+                    latencies(timed.duration)
+                    errors(span.error or (client is not None and client.error))
+                    client_sides(client is not None)
+            if span.peer and _is_uninstrumented_call(span, spans):
+                starts(span.start)
+                callers(span.service)
+                callees(span.peer)
+                latencies(span.duration)
+                errors(span.error)
+                client_sides(True)
+
+    def frame(self) -> pd.DataFrame:
+        """The calls added so far, as `calls_frame` returns them."""
+        return pd.DataFrame(
+            {
+                "start": np.frombuffer(self._starts, dtype=np.int64).copy(),
+                "caller": pd.Series(self._callers, dtype="str"),
+                "callee": pd.Series(self._callees, dtype="str"),
+                "latency": np.frombuffer(self._latencies, dtype=np.int64) / 1e6,
+                "error": np.frombuffer(self._errors, dtype=bool).copy(),
+                "client_side": np.frombuffer(self._client_sides, dtype=bool).copy(),
+            },
+            columns=list(CALL_COLUMNS),
+        )
 
 
 def _client_side(parent: Span, span: Span) -> Span | None:

@@ -31,7 +31,7 @@ DROP_UNPARSEABLE = "unparseable_trace"  # anything unexpected; the message says 
 # ... and what is repaired or dropped inside a trace that is kept.
 DUPLICATE_SPAN = "duplicate_span"  # same spanID and content twice: one kept
 CONFLICTING_SPAN_ID = "conflicting_span_id"  # same spanID, different content: first kept
-INVALID_SPAN = "invalid_span"  # no spanID, or a start/duration that is not a number >= 0
+INVALID_SPAN = "invalid_span"  # no spanID, or a start/duration not a number in [0, MAX_MICROS]
 ORPHAN_SPAN = "orphan_span"  # its parent is not in the trace: kept as a root
 FOREIGN_REFERENCE = "foreign_reference"  # a reference into another trace: ignored
 REFERENCE_CYCLE = "reference_cycle"  # parents that loop: broken at the earliest span
@@ -40,6 +40,10 @@ MULTIPLE_ROOTS = "multiple_roots"  # counted once per trace
 CLOCK_SKEW = "clock_skew"  # a synchronous child outside its parent: clipped in analyses
 LONGER_THAN_ROOT = "longer_than_root"  # a span longer than the trace's entry span
 SPAN_WARNINGS = "span_warnings"  # the span carries Jaeger `warnings`
+
+#: The largest start or duration a span may have: Jaeger's times are 64-bit microseconds, and
+#: the analyses keep them in int64 columns (aiops.traces.edge_signals). Year 292,277.
+MAX_MICROS = 2**63 - 1
 
 _STATEMENT_KEYS = ("db.statement", "db.query.text")
 _STATUS_KEYS = ("http.status_code", "http.response.status_code")
@@ -190,7 +194,7 @@ def _parse(raw: Any) -> ParsedTrace:
     services = _services(raw.get("processes"))
     issues: list[str] = []
     spans: list[Span] = []
-    refs: list[Any] = []
+    items: list[Mapping[str, Any]] = []  # the raw span of each parsed one
     index: dict[str, int] = {}
     intern = sys.intern
     for item in raw["spans"]:
@@ -202,11 +206,17 @@ def _parse(raw: Any) -> ParsedTrace:
             not span_id
             or type(start) is not int
             or type(duration) is not int
-            or duration < 0
-            or start < 0
+            or not 0 <= start <= MAX_MICROS
+            or not 0 <= duration <= MAX_MICROS
         ):
             start, duration = _coerce_int(start), _coerce_int(duration)
-            if not span_id or start is None or duration is None or start < 0 or duration < 0:
+            if (
+                not span_id
+                or start is None
+                or duration is None
+                or not 0 <= start <= MAX_MICROS
+                or not 0 <= duration <= MAX_MICROS
+            ):
                 issues.append(INVALID_SPAN)
                 continue
         if span_id in index:
@@ -236,16 +246,18 @@ def _parse(raw: Any) -> ParsedTrace:
             issues.append(SPAN_WARNINGS)
         index[span_id] = len(spans)
         spans.append(span)
-        refs.append(item.get("references"))
+        items.append(item)
     if not spans:
         return ParsedTrace(None, (*issues, DROP_EMPTY_TRACE), "no usable span")
-    _link(trace_id, spans, refs, index, issues)
-    roots = break_parent_loops(spans, issues)
+    if _link(trace_id, spans, items, index, issues):
+        roots = _sorted_roots(spans, [i for i, s in enumerate(spans) if s.parent < 0])
+    else:
+        roots = break_parent_loops(spans, issues)
     if len(roots) > 1:
         issues.append(MULTIPLE_ROOTS)
     trace = Trace(trace_id, spans, roots, warnings=tuple(map(str, raw.get("warnings") or ())))
     root = trace.root()
-    raw_root = raw["spans"][_raw_position(raw["spans"], root.span_id)]
+    raw_root = items[roots[0] if len(roots) == 1 else spans.index(root)]
     trace.sampling_rate = _sampling_rate(raw_root.get("tags"))
     _check_bounds(trace, root, issues)
     return ParsedTrace(trace, tuple(issues))
@@ -259,19 +271,21 @@ def _coerce_int(value: Any) -> int | None:
     return int(number) if number == int(number) else None
 
 
-def _raw_position(raw_spans: list[Any], span_id: str) -> int:
-    for i, item in enumerate(raw_spans):
-        if isinstance(item, Mapping) and item.get("spanID") == span_id:
-            return i
-    return 0  # unreachable for a parsed span
-
-
 def _link(
-    trace_id: str, spans: list[Span], refs: list[Any], index: dict[str, int], issues: list[str]
-) -> None:
+    trace_id: str,
+    spans: list[Span],
+    items: list[Mapping[str, Any]],
+    index: dict[str, int],
+    issues: list[str],
+) -> bool:
     """Set each span's parent: the first CHILD_OF reference inside the trace, else the first
-    FOLLOWS_FROM one. A parent that is missing leaves the span a root (an orphan)."""
-    for i, span_refs in enumerate(refs):
+    FOLLOWS_FROM one. A parent that is missing leaves the span a root (an orphan).
+
+    Returns whether every parent comes before its child in ``spans``, as exporters write
+    them: then no parent loop is possible, and the search for one can be skipped."""
+    ordered = True
+    for i, item in enumerate(items):
+        span_refs = item.get("references")
         if not span_refs:
             continue
         parent, follows, dangling = -1, False, False
@@ -292,8 +306,10 @@ def _link(
         if parent >= 0:
             spans[i].parent, spans[i].follows = parent, follows
             spans[parent].children.append(i)
+            ordered = ordered and parent < i
         elif dangling:
             issues.append(ORPHAN_SPAN)
+    return ordered
 
 
 def break_parent_loops(spans: list[Span], issues: list[str]) -> list[int]:
@@ -311,7 +327,13 @@ def break_parent_loops(spans: list[Span], issues: list[str]) -> list[int]:
         roots.append(loop)
         issues.append(REFERENCE_CYCLE)
         reached = _reach(spans, roots)
-    roots.sort(key=lambda i: (spans[i].start, spans[i].span_id))
+    return _sorted_roots(spans, roots)
+
+
+def _sorted_roots(spans: list[Span], roots: list[int]) -> list[int]:
+    """``roots`` by start time (then span ID), sorted in place and returned."""
+    if len(roots) > 1:
+        roots.sort(key=lambda i: (spans[i].start, spans[i].span_id))
     return roots
 
 
