@@ -68,7 +68,7 @@ class Candidate:
     first_onset: datetime | None  # earliest known onset of its events
     signal: str  # its leading signal: the earliest, then the strongest
     signals: tuple[str, ...]
-    role: str  # "root", "symptom", "unexplained" or "connector" (quiet, on a path)
+    role: str  # "root", "symptom", "unexplained", "shared callee" or "connector" (quiet, on a path)
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -122,6 +122,8 @@ class Ranking:
 #: Signal kinds by how they propagate on the call graph (see the module docstring).
 DOWNSTREAM_KINDS = frozenset({"traffic"})  # caller -> callee
 LOCAL_KINDS = frozenset({"saturation"})  # stays where it is: points at a cause
+#: The role of a quiet service every troubled service calls (see `_shared_callees`).
+SHARED_CALLEE = "shared callee"
 
 
 @dataclass(frozen=True)
@@ -150,11 +152,13 @@ def rank_root_causes(
     services = _services(events)
     if len(services) == 1:
         return _single_service(services[0], events)
-    names = [s.name for s in services] + sorted(set(connectors) - {s.name for s in services})
-    edges = graph.edges_among(names) if graph else []
     onset = _onset_shares(services, config.tolerance)
     top = max(s.peak for s in services)
     strength = {s.name: s.peak / top if top > 0 else 0.0 for s in services}
+    shared = _shared_callees(services, graph) if graph else []
+    services += shared
+    names = [s.name for s in services] + sorted(set(connectors) - {s.name for s in services})
+    edges = graph.edges_among(names) if graph else []
     if not edges:
         why = (
             "no dependency map was available"
@@ -168,9 +172,13 @@ def rank_root_causes(
     candidates = []
     for name in names:
         s = by_name.get(name)
-        if s is None:
-            candidates.append(Candidate(name, config.walk_weight * walk[name], walk[name], 0.5,
-                                        0.0, 0.0, None, "", (), "connector"))  # fmt: skip
+        if s is None or s in shared:  # a connector, or a quiet callee all the troubled share
+            role = "connector" if s is None else SHARED_CALLEE
+            score = config.walk_weight * walk[name] + (
+                0.0 if s is None else 0.5 * config.onset_weight
+            )
+            candidates.append(Candidate(name, score, walk[name], 0.5, 0.0, 0.0, None, "", (),
+                                        role))  # fmt: skip
             continue
         score = (
             config.walk_weight * walk[name]
@@ -186,9 +194,10 @@ def rank_root_causes(
     root = anomalous[0]
     chain, reached = _chain(root, by_name, graph, set(names))
     ranked = [
-        _with_role(c, "root" if c is root else "symptom" if c.service in reached else "unexplained")
+        _with_role(c, "root" if c is root else c.role if c.role == SHARED_CALLEE
+                   else "symptom" if c.service in reached else "unexplained")
         for c in anomalous
-    ]
+    ]  # fmt: skip
     ranked += sorted((c for c in candidates if c.role == "connector"), key=lambda c: c.service)
     note = (
         f"random walk on the dependency map{_of(graph)} from the anomalous services toward "
@@ -222,6 +231,23 @@ def _services(events: Sequence[IncidentEvent]) -> list[_Service]:
                      peak(None), peak(DOWNSTREAM_KINDS), peak(LOCAL_KINDS))
         )  # fmt: skip
     return out
+
+
+def _shared_callees(services: list[_Service], graph: DependencyGraph) -> list[_Service]:
+    """Quiet services that every service with latency or error trouble calls (two at least),
+    when none of those calls another (nothing in the incident explains them): a callee that
+    answers all of them slowly may have no signal of its own (a network delay leaves its
+    metrics flat, an uninstrumented database has none). Each is drawn to like an anomalous
+    callee as strong as the weakest of those callers, and restarts no walk."""
+    troubled = [s for s in services if s.upstream > 0]
+    names_troubled = {s.name for s in troubled}
+    explained = any(set(graph.callees.get(s.name, {})) & names_troubled for s in troubled)
+    if len(troubled) < 2 or explained:
+        return []
+    names = {s.name for s in services}
+    common = set.intersection(*(set(graph.callees.get(s.name, {})) for s in troubled)) - names
+    weakest = min(s.upstream for s in troubled)
+    return [_Service(name, 0.0, None, "", (), upstream=weakest) for name in sorted(common)]
 
 
 def _event_order(e: IncidentEvent) -> tuple:
