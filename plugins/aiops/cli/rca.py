@@ -87,15 +87,15 @@ def _cmd_rca(args: argparse.Namespace) -> int:
         frame, catalog, services = _metrics(args, notes)
         scored = frame[[c for c in frame.columns if str(c).split(":", 1)[0] in services]]
         require_data(scored, at, config, str(args.metrics))
-        graph = None
+        graph, edges = None, None
         if args.traces:
-            traces = trace_map([args.traces])
-            graph = traces.graph
+            traces = trace_map([args.traces], timedelta(seconds=catalog.defaults.step))
+            graph, edges = traces.graph, traces.edges
             notes["traces"] = {"path": str(args.traces), "traces": traces.traces,
                                "dropped": traces.dropped,
                                "edges": sum(len(c) for c in graph.callees.values())}  # fmt: skip
         notes["history"] = history_before(scored, at, config)
-        postmortem = root_cause(frame, catalog, at, graph, config, services=services)
+        postmortem = root_cause(frame, catalog, at, graph, config, services=services, edges=edges)
     except (CatalogError, SourceError, TraceFileError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -150,6 +150,10 @@ def _text(postmortem: Postmortem, config: PostmortemConfig, notes: dict[str, Any
         f"  catalog   {catalog_line}",
         f"  map       {map_line}",
     ]
+    if postmortem.unscored_edges:
+        edges = sorted({key.rpartition(":")[0] for key in postmortem.unscored_edges})
+        out.append(f"  not scored (under {config.edges.min_baseline_points} traced minutes "
+                   f"outside the window): {', '.join(edges)}")  # fmt: skip
     incident = postmortem.incident()
     if incident is None:
         out.append(f"no anomalous event active in [{low:%H:%M}, {high:%H:%M}) UTC: nothing to rank")

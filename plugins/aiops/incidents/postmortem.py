@@ -18,7 +18,7 @@ asked to second-guess it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,12 @@ from aiops.incidents.graph import DependencyGraph
 from aiops.incidents.incident import Incident, new_id
 from aiops.incidents.incident_event import IncidentEvent, from_anomaly_event
 from aiops.incidents.ranking import Ranking, rank_root_causes
+from aiops.incidents.trace_events import EdgeScoringConfig, edge_anomalies
 from aiops.metrics.offline import score_frame
 from aiops.metrics.pipeline import DetectionSettings
 from aiops.sources.jaeger_files import iter_trace_documents
 from aiops.traces.analyze import analyze_traces
+from aiops.traces.edge_signals import edges_from_calls
 
 HOUR = timedelta(hours=1)
 #: The unit of a signal a default catalog knows nothing about (the catalog requires one).
@@ -54,11 +56,19 @@ class PostmortemConfig:
     lead: timedelta = timedelta(minutes=2)  # ... or this long before it
     history: timedelta = timedelta(hours=2)  # data before the first scored hour
     short_history: timedelta = timedelta(minutes=20)  # the least the short tier fits on
+    #: strength kept by an event already going on when the span starts: it began before,
+    #: most likely with another cause (chosen across days by bench/bench_rca_real.py --cv)
+    lingering_weight: float = 0.1
+    edges: EdgeScoringConfig = field(default_factory=EdgeScoringConfig)  # trace-edge events
 
     def __post_init__(self) -> None:
         if self.window <= timedelta(0) or self.short_history <= timedelta(0):
             raise PostmortemError(
                 f"window and short_history must be > 0, got {self.window} and {self.short_history}"
+            )
+        if not 0 <= self.lingering_weight <= 1:
+            raise PostmortemError(
+                f"lingering_weight must be in [0, 1], got {self.lingering_weight}"
             )
         if self.lead < timedelta(0) or self.history < timedelta(0):
             raise PostmortemError(
@@ -93,6 +103,8 @@ class Postmortem:
     events: tuple[IncidentEvent, ...]  # earliest first
     ranking: Ranking | None
     map_window: str  # the dependency map's label; "" without one
+    #: trace edges ("caller->callee:measure") not scored, with why (too few traced minutes)
+    unscored_edges: dict[str, str] = field(default_factory=dict)
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -123,6 +135,7 @@ class Postmortem:
             "span": [t.isoformat() for t in self.span],
             "scored_hours": [t.isoformat() for t in self.hours],
             "map": self.map_window or None,
+            "unscored_edges": self.unscored_edges,
             "services": list(self.services),
             "ranking": self.ranking.to_json() if self.ranking else None,
             "events": [e.to_json() for e in self.events],
@@ -151,16 +164,20 @@ def active_events(
     until: datetime | None = None,
 ) -> list[IncidentEvent]:
     """The events of `rows` active in `config.span(at)` (cut at `until`, say the next
-    fault's time), earliest first; one going on before the span keeps no onset."""
+    fault's time), earliest first; one going on before the span keeps no onset and
+    `lingering_weight` of its strength (a fault's latency that outlasts it must not draw
+    the next fault's ranking)."""
     low, high = config.span(at)
     if until is not None:
         high = min(high, until)
     kept = [r for r in rows if r["end"] > low and r["start"] < high]
-    events = [
-        from_anomaly_event(r) if r["start"] >= low
-        else replace(from_anomaly_event(r), start=low, onset_known=False)
-        for r in kept
-    ]  # fmt: skip
+    events = []
+    for row in kept:
+        event = from_anomaly_event(row)
+        if row["start"] < low:
+            event = replace(event, start=low, onset_known=False,
+                            strength=event.strength * config.lingering_weight)  # fmt: skip
+        events.append(event)
     return sorted(events, key=lambda e: (e.start, e.service, e.signal))
 
 
@@ -174,17 +191,25 @@ def root_cause(
     until: datetime | None = None,
     rows: Sequence[dict[str, Any]] | None = None,
     services: Iterable[str] | None = None,
+    edges: pd.DataFrame | None = None,
 ) -> Postmortem:
     """The ranked root cause of the moment `at` in `frame` (a UTC-indexed column per
     `service:signal`). `rows` are the anomaly rows of `config.hours(at)` when the caller
     scored them already (`score_hours`); `services` limits the scoring (default: the
-    catalog's). Without a map (`graph` None or empty) the ranking falls back to onset
-    order and its note says so."""
+    catalog's). `edges` (`edge_frame`'s, from trace exports) add the callers' view as
+    events (`aiops.incidents.trace_events`). Without a map (`graph` None or empty) the
+    ranking falls back to onset order and its note says so."""
     if at.tzinfo is None:
         raise PostmortemError(f"root_cause: `at` needs a timezone, got {at.isoformat()}")
     hours = config.hours(at)
     if rows is None:
         rows = score_hours(frame, catalog, hours, config, services)
+    unscored: dict[str, str] = {}
+    if edges is not None:
+        low, high = config.span(at)
+        cut = (low, min(high, until) if until is not None else high)
+        scores = edge_anomalies(edges, cut, config.edges)
+        rows, unscored = [*rows, *scores.rows], scores.unscored
     events = active_events(rows, at, config, until)
     ranking = None
     if events:
@@ -199,6 +224,7 @@ def root_cause(
         events=tuple(events),
         ranking=ranking,
         map_window=graph.window if graph else "",
+        unscored_edges=unscored,
     )
 
 
@@ -237,16 +263,20 @@ class TraceMap:
     graph: DependencyGraph
     traces: int
     dropped: int
+    #: calls per caller -> callee edge and minute (`edge_frame`'s), for the callers' view
+    edges: pd.DataFrame
 
 
-def trace_map(paths: Iterable[Path | str]) -> TraceMap:
+def trace_map(paths: Iterable[Path | str], step: timedelta = timedelta(minutes=1)) -> TraceMap:
     """The map of every trace in `paths` (Jaeger JSON files or directories of them), read
-    by the nightly trace analysis: the edges the hourly correlation would find stored."""
+    by the nightly trace analysis: the edges the hourly correlation would find stored, and
+    the calls of each edge per `step`."""
     paths = [Path(p) for p in paths]
     analysis = analyze_traces(iter_trace_documents(paths))
     label = "traces in " + ", ".join(p.name or str(p) for p in paths)
     graph = DependencyGraph.from_edges(analysis.edges, window=label)
-    return TraceMap(graph, analysis.traces, len(analysis.dropped))
+    edges = edges_from_calls(analysis.calls, int(step.total_seconds()))
+    return TraceMap(graph, analysis.traces, len(analysis.dropped), edges)
 
 
 @dataclass(frozen=True)
