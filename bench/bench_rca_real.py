@@ -36,7 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 sys.path.insert(0, str(ROOT))
 
+from aiops.traces.edge_signals import edge_frame  # noqa: E402
 from bench.rca import nezha, peers, ranking_cv, scoring  # noqa: E402
+from bench.rca.nezha_spans import read_nezha_spans, trace_files  # noqa: E402
 from bench.rca.replay import (  # noqa: E402
     DEFAULT_HISTORY,
     RankFn,
@@ -146,8 +148,20 @@ def load(args: argparse.Namespace, chosen: list[str]) -> Setup:
     config = ReplayConfig(
         window=timedelta(minutes=args.window), history=timedelta(hours=args.history)
     )
-    replayer = Replayer(wide_frame(long), build_catalog(services), config)
+    edges = None
+    if args.traces:
+        started = time.perf_counter()
+        edges = pd.concat([day_edge_signals(args.data, d, services) for d in chosen])
+        print(f"  edge signals of {', '.join(chosen)}: {len(edges)} rows "
+              f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)  # fmt: skip
+    replayer = Replayer(wide_frame(long), build_catalog(services), config, edges)
     return Setup(services, chosen, graphs, faults, replayer)
+
+
+def day_edge_signals(data: Path, day: str, services: Sequence[str]) -> pd.DataFrame:
+    """The callers' view of each service, per minute, from the day's span files."""
+    spans = read_nezha_spans(trace_files(data / day), services)
+    return edge_frame(spans.traces)
 
 
 def next_injection(fault: nezha.Fault, faults: Sequence[nezha.Fault]) -> datetime | None:
@@ -214,18 +228,22 @@ def print_cv(result: Run, setup: Setup) -> None:
     graphs = {d: g.graph for d, g in setup.graphs.items()}
     folds, overall = ranking_cv.cross_validate(result.replays, graphs)
     print(f"== ranking weights by cross-validation across days ({len(ranking_cv.grid())} configs)")
-    print(f"{'held out':<12} {'chosen on the other day':<52} {'Avg@5 there':>11} "
+    print(f"{'held out':<12} {'chosen on the other day':<66} {'Avg@5 there':>11} "
           f"{'AC@1':>5} {'AC@3':>5} {'Avg@5':>6}")  # fmt: skip
     for f in folds:
-        print(f"{f.held_out:<12} {ranking_cv.describe(f.config):<52} {f.chosen_on[0]:>11.2f} "
+        print(f"{f.held_out:<12} {ranking_cv.describe(f.config):<66} {f.chosen_on[0]:>11.2f} "
               f"{f.held[0]:>5.2f} {f.held[1]:>5.2f} {f.held[2]:>6.2f}")  # fmt: skip
     print(f"chosen on both days (in-sample): {ranking_cv.describe(overall)}"
           + (" (the default)" if overall == ranking_cv.DEFAULT else ""))  # fmt: skip
     table = ranking_cv.per_day(result.replays, graphs)
     days = sorted(setup.chosen)
-    print(f"{'config':<52} " + " ".join(f"{d + ' AC@1/Avg@5':>24}" for d in days))
-    for config, row in table.items():
-        print(f"{ranking_cv.describe(config):<52} "
+    shown = sorted(table, key=lambda c: -sum(table[c][d][1] for d in days))[:10]
+    shown = [ranking_cv.DEFAULT, *[c for c in shown if c != ranking_cv.DEFAULT]]
+    print(f"the default and the 10 best of {len(table)} by mean Avg@5 (in-sample, for context)")
+    print(f"{'config':<66} " + " ".join(f"{d + ' AC@1/Avg@5':>24}" for d in days))
+    for config in shown:
+        row = table[config]
+        print(f"{ranking_cv.describe(config):<66} "
               + " ".join(f"{row[d][0]:>17.2f} {row[d][1]:>5.2f}" for d in days))  # fmt: skip
 
 
@@ -237,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--history", type=float, default=DEFAULT_HISTORY / timedelta(hours=1),
         help="hours of data before the first scored hour",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-traces", dest="traces", action="store_false",
+        help="metrics only: no events from the callers' view in the spans",
     )  # fmt: skip
     parser.add_argument("--limit", type=int, help="only the first N faults (a quick run)")
     parser.add_argument("--faults", action="store_true", help="print the per-fault table")

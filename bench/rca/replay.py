@@ -27,6 +27,7 @@ from aiops.incidents.graph import DependencyGraph
 from aiops.incidents.incident_event import IncidentEvent
 from aiops.incidents.postmortem import PostmortemConfig, active_events, score_hours
 from aiops.incidents.ranking import rank_root_causes
+from aiops.incidents.trace_events import edge_anomalies
 from bench.rca.nezha import SIGNALS, Fault, MetricSignal
 
 HOUR = timedelta(hours=1)
@@ -109,6 +110,8 @@ class Replayer:
     frame: pd.DataFrame
     catalog: Catalog
     config: ReplayConfig = DEFAULT_CONFIG
+    #: the callers' signals from the day's spans (`edge_signals`' long frame); None: none
+    edges: pd.DataFrame | None = None
     _scored: dict[tuple[datetime, datetime], list[dict]] = field(default_factory=dict)
 
     def anomaly_events(self, start: datetime, end: datetime) -> list[dict]:
@@ -123,6 +126,10 @@ class Replayer:
         """The incident events active near the injection (before `until`, the next fault's
         injection), earliest first; one going on before the window keeps no onset."""
         rows = self.anomaly_events(*scored_hours(fault, self.config))
+        if self.edges is not None:
+            low, high = self.config.span(fault.inject_time)
+            span = (low, min(high, until) if until is not None else high)
+            rows = [*rows, *edge_anomalies(self.edges, span, self.config.edges).rows]
         return active_events(rows, fault.inject_time, self.config, until)
 
     def replay(
