@@ -306,4 +306,4 @@ def test_ranking_weights_are_chosen_on_one_day_and_scored_on_the_other():
     assert ranking_cv.grid()[0] == ranking_cv.DEFAULT
     assert [f.held_out for f in folds] == ["2022-08-22", "2022-08-23"]
     assert all(f.held[0] == 1.0 for f in folds)  # AC@1 on the held-out day
-    assert overall.strength_weight > ranking_cv.DEFAULT.strength_weight
+    assert overall.ranking.strength_weight > ranking_cv.DEFAULT.ranking.strength_weight

@@ -1,7 +1,9 @@
 """A forecast set saved before the forecaster registry (format 1: config keys naive,
 baseline, prophet; intervals.npz; baseline/; prophet_models.json.gz) still loads and
-predicts bit for bit what it predicted when it was saved: the registry saved the nightly
-models of every service, and the hourly run must not need a retrain to read them.
+predicts what it predicted when it was saved, to the last bits a CPU's BLAS kernels may
+round differently (relative 1e-12: the fixture was written on another machine, and
+Prophet's matrix products sum in an order OpenBLAS picks per CPU): the registry saved the
+nightly models of every service, and the hourly run must not need a retrain to read them.
 
 The fixture (data/format1) was written by data/make_format1_fixture.py at commit d9a8e30.
 """
@@ -53,12 +55,13 @@ def _assert_identical(predicted: dict, expected: dict) -> None:
             assert list(path.columns) == ["mean", "lower", "upper"], (label, key)
             assert set(columns) == {"mean", "lower", "upper"}, (label, key)
             for column, values in columns.items():
-                np.testing.assert_array_equal(
-                    path[column].to_numpy(), np.array(values), err_msg=f"{label} {key} {column}"
-                )
+                np.testing.assert_allclose(
+                    path[column].to_numpy(), np.array(values), rtol=1e-12, atol=1e-12,
+                    err_msg=f"{label} {key} {column}",
+                )  # fmt: skip
 
 
-def test_a_set_saved_before_the_registry_predicts_bit_for_bit_the_same(expected, history):
+def test_a_set_saved_before_the_registry_predicts_the_same(expected, history):
     fs = ForecastSet.load(FIXTURE / "forecast_set")
     assert {k: c["model"] for k, c in fs.choices_.items()} == expected["choices"]
     assert set(expected["predictions"]) == {"choice", "seasonal_naive", "baseline", "prophet"}
