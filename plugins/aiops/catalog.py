@@ -275,8 +275,12 @@ class LogSettings(_Model):
         "<Date> <Time> <Level> <Component>: <Content>",
         description="Loghub format string of plain log files",
     )
-    depth: int = Field(3, ge=3, description="Drain parse-tree depth")
-    sim_threshold: float = Field(0.4, gt=0, le=1, description="Drain similarity threshold")
+    variable_after: int = Field(
+        6, ge=2, description="distinct words at one template position that make it a variable"
+    )
+    max_templates: int = Field(
+        5000, ge=1, description="templates kept per service; the least recently matched go"
+    )
     bucket_minutes: int = Field(5, ge=1, le=60, description="resolution of template counts")
     warmup_hours: float = Field(24, ge=0, description="mined before the first interval ever")
     max_catchup_hours: float = Field(168, gt=0, description="longest gap mined before a run")

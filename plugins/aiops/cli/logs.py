@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from aiops.cli.common import InputError
-from aiops.logs.drain import Cluster, DrainConfig
 from aiops.logs.formats import (
     DEFAULT_FORMAT,
     JsonLinesFormat,
@@ -34,6 +33,7 @@ from aiops.logs.formats import (
 )
 from aiops.logs.miner import TemplateMiner
 from aiops.logs.records import normalise_level
+from aiops.logs.templates import Cluster, MinerConfig
 from aiops.sources.log_files import JSON_SUFFIXES, open_log_file
 
 JSON_COLUMNS = ("Timestamp", "Service", "Level", "Content")  # the columns of a JSON line
@@ -97,14 +97,19 @@ class LogInput:
 
 @dataclass
 class Mined:
-    """What the first pass saw: each line's group (None: a line with empty content)."""
+    """What the first pass saw: each line's group as it was when the line was mined."""
 
-    clusters: list[Cluster | None] = field(default_factory=list)
+    clusters: list[Cluster] = field(default_factory=list)
     matched: int = 0
     unmatched: list[int] = field(default_factory=list)  # line numbers
 
-    def occurrences(self) -> Counter[str]:
-        return Counter(c.id for c in self.clusters if c is not None)
+    def final(self, miner: TemplateMiner, service: str) -> list[Cluster | None]:
+        """Each line's group after the whole file: a template merged later is its keeper's
+        (None: evicted since, `MinerConfig.max_templates`)."""
+        return [miner.cluster(service, c.id) for c in self.clusters]
+
+    def occurrences(self, miner: TemplateMiner, service: str) -> Counter[str]:
+        return Counter(c.id for c in self.final(miner, service) if c is not None)
 
 
 def open_input(path: Path, fmt: str | None, as_json: bool = False) -> LogInput:
@@ -138,7 +143,9 @@ def mine_file(source: LogInput, miner: TemplateMiner, service: str) -> Mined:
     return mined
 
 
-def write_structured(source: LogInput, miner: TemplateMiner, mined: Mined, out: Path) -> None:
+def write_structured(
+    source: LogInput, miner: TemplateMiner, service: str, mined: Mined, out: Path
+) -> None:
     """Second pass: every line with its fields and its group's FINAL template and values."""
     columns = source.columns
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -146,7 +153,8 @@ def write_structured(source: LogInput, miner: TemplateMiner, mined: Mined, out: 
         writer = csv.writer(handle)
         writer.writerow(["LineId", *columns, "EventId", "EventTemplate", "ParameterList"])
         # not strict: lines appended since the first pass are left out
-        for row, cluster in zip(source.rows("writing"), mined.clusters, strict=False):
+        final = mined.final(miner, service)
+        for row, cluster in zip(source.rows("writing"), final, strict=False):
             number, fields, content = row[0], row[1] or {}, row[2]
             values = [content if c == "Content" else fields.get(c, "") for c in columns]
             template = cluster.template if cluster else ""
@@ -161,27 +169,31 @@ def write_templates(miner: TemplateMiner, service: str, mined: Mined, out: Path)
     with out.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["EventId", "EventTemplate", "Occurrences", "Level"])
-        for cid, n in sorted(mined.occurrences().items(), key=lambda kv: (-kv[1], kv[0])):
+        counts = mined.occurrences(miner, service)
+        for cid, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             cluster = miner.cluster(service, cid)
             assert cluster is not None
             writer.writerow([cid, cluster.template, n, cluster.level])
 
 
-def _miner(state: Path | None, depth: int | None, sim: float | None) -> TemplateMiner:
+def _miner(
+    state: Path | None, variable_after: int | None, max_templates: int | None
+) -> TemplateMiner:
     """A fresh miner, or the one saved in `state`, whose knobs must then agree with flags."""
+    knobs = {"variable_after": variable_after, "max_templates": max_templates}
     if state is None or not state.exists():
-        knobs = {"depth": depth, "sim_threshold": sim}
         try:
-            return TemplateMiner(DrainConfig(**{k: v for k, v in knobs.items() if v is not None}))
+            return TemplateMiner(MinerConfig(**{k: v for k, v in knobs.items() if v is not None}))
         except ValueError as exc:
             raise InputError(str(exc)) from exc
     try:
         miner = TemplateMiner.load(state)
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(str(exc) if str(state) in str(exc) else f"{state}: {exc}") from exc
-    for flag, name, value in (("--depth", "depth", depth), ("--sim", "sim_threshold", sim)):
+    for name, value in knobs.items():
         saved = getattr(miner.config, name)
         if value is not None and value != saved:
+            flag = "--" + name.replace("_", "-")
             raise InputError(f"{state}: was mined with {name}={saved}; {flag} {value} differs")
     return miner
 
@@ -189,14 +201,14 @@ def _miner(state: Path | None, depth: int | None, sim: float | None) -> Template
 def _cmd_parse(args: argparse.Namespace) -> int:
     try:
         source = open_input(args.input, args.format, args.json)
-        miner = _miner(args.state, args.depth, args.sim)
+        miner = _miner(args.state, args.variable_after, args.max_templates)
         service = service_of(args.input, args.service)
         before = len(miner.clusters(service))
         mined = mine_file(source, miner, service)
         output = args.output or args.input.with_name(
             args.input.name.removesuffix(".gz") + "_structured.csv"
         )
-        write_structured(source, miner, mined, output)
+        write_structured(source, miner, service, mined, output)
         if args.templates:
             write_templates(miner, service, mined, args.templates)
         if args.state:
@@ -210,7 +222,7 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     print(
         f"{args.input}: {len(mined.clusters):,} lines, {mined.matched:,} matched, "
         f"{len(mined.unmatched):,} unmatched{f' ({shown}{more})' if shown else ''}; "
-        f"{len(mined.occurrences())} templates in the file, service {service} has {templates} "
+        f"{len(mined.occurrences(miner, service))} templates in the file, service {service} has {templates} "
         f"({templates - before} new)"
     )
     print(f"structured: {output}")
@@ -238,10 +250,10 @@ def _cmd_templates(args: argparse.Namespace) -> int:
             if not args.state.is_file():
                 raise InputError(f"{args.state}: no such template-miner state")
             miner = _miner(args.state, None, None)
-            services = [args.service] if args.service else sorted(miner.drains)
-            if args.service and args.service not in miner.drains:
+            services = [args.service] if args.service else sorted(miner.services)
+            if args.service and args.service not in miner.services:
                 raise InputError(
-                    f"{args.state}: no service {args.service!r}; it holds {sorted(miner.drains)}"
+                    f"{args.state}: no service {args.service!r}; it holds {sorted(miner.services)}"
                 )
         else:
             source = open_input(args.input, args.format)
@@ -267,7 +279,7 @@ def _cmd_templates(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from aiops.cli import logs_ask as ask
 
-    p = sub.add_parser("logs", help="mine log templates from files (Drain)")
+    p = sub.add_parser("logs", help="mine log templates from files")
     lsub = p.add_subparsers(dest="logs_command", required=True, metavar="ACTION")
 
     def layout(c: argparse.ArgumentParser) -> None:
@@ -287,8 +299,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also write EventId,EventTemplate,Occurrences,Level")  # fmt: skip
     c.add_argument("--state", type=Path, default=None, metavar="STATE.json",
                    help="miner state: loaded first if it exists, saved after (stable IDs)")  # fmt: skip
-    c.add_argument("--depth", type=int, default=None, help="Drain tree depth (default 3)")
-    c.add_argument("--sim", type=float, default=None, help="similarity threshold (default 0.4)")
+    c.add_argument("--variable-after", type=int, default=None, metavar="N",
+                   help="distinct words at one position that make it a variable (default "
+                   f"{MinerConfig.variable_after})")  # fmt: skip
+    c.add_argument("--max-templates", type=int, default=None, metavar="N",
+                   help="templates kept per service, least recently matched evicted (default "
+                   f"{MinerConfig.max_templates})")  # fmt: skip
     c.set_defaults(func=_cmd_parse)
 
     c = lsub.add_parser("templates", help="lines per template, from a file or a miner state")

@@ -26,7 +26,7 @@ import pandas as pd
 
 from aiops.baselines.seasonal import SeasonalBaseline, SeasonalBaselineConfig
 from aiops.catalog import LogSettings
-from aiops.logs.drain import Cluster
+from aiops.logs.templates import Cluster, ServiceTemplates
 from aiops.store import Store
 
 SEASONAL_MIN_DAYS = 3.0  # a median of two days is their mean: one burst would move it
@@ -39,10 +39,12 @@ def service_log_anomalies(
     start: datetime,
     end: datetime,
     new: Sequence[Cluster],
-    templates: dict[str, Cluster],
+    templates: ServiceTemplates | None,
     settings: LogSettings,
 ) -> list[dict[str, Any]]:
-    """log_anomalies rows for one service and [start, end)."""
+    """log_anomalies rows for one service and [start, end), `templates` being its mined
+    ones. Counts stored under a template that has since merged into another are counted as
+    that one's (`ServiceTemplates.resolve`)."""
     since = start - timedelta(days=settings.baseline_days)
     volume = _frame(store, "log_volume", service, since, end)
     counts = _frame(store, "log_template_counts", service, since, end)
@@ -63,6 +65,10 @@ def service_log_anomalies(
     rows += _ratio_rows(service, start, end, volume, settings)
     if counts.empty:
         return rows
+    if templates is not None:
+        counts = counts.assign(template_id=[
+            templates.resolve(tid) or tid for tid in counts["template_id"]
+        ])  # fmt: skip
     hourly = (
         counts.assign(hour=counts["bucket_start"].dt.floor("h"))
         .pivot_table(index="hour", columns="template_id", values="count", aggfunc="sum")
@@ -90,7 +96,7 @@ def service_log_anomalies(
         elif usual and exp >= settings.chatty_per_hour and z <= -settings.k and obs <= exp / 2:
             kind = "drop"
         if kind:
-            cluster = templates.get(tid)
+            cluster = templates.clusters.get(tid) if templates else None
             rows.append({
                 "interval_start": start, "interval_end": end, "service": service,
                 "kind": kind, "template_id": tid,

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from aiops.catalog import LogSettings
 from aiops.findings.kinds import KINDS, FindingKind
 from aiops.findings.model import Effort, Evidence, Finding, Impact
-from aiops.logs.drain import Cluster
 from aiops.logs.miner import TemplateMiner
 from aiops.logs.records import ERROR_LEVELS
+from aiops.logs.templates import Cluster
 from aiops.store import Store
 
 NEW_ERROR_TEMPLATE = KINDS.register(
@@ -43,7 +43,7 @@ def lasting_error_findings(
     since = end - lasting
     hours = round(settings.lasting_hours)
     out = []
-    for service in sorted(miner.drains):
+    for service in sorted(miner.services):
         mined_from = miner.first_ms.get(service)
         for cluster in miner.clusters(service):
             first = _dt(cluster.first_ms)

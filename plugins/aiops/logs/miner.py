@@ -1,4 +1,4 @@
-"""The template miner every caller uses: one Drain tree per service, the masks, the state.
+"""The template miner every caller uses: the templates of each service, the masks, the state.
 
 `add` mines (it may create or generalise templates), `match` only looks. `save`/`load`
 write one JSON document that restores the miner exactly: the same trees, templates, counts
@@ -19,54 +19,101 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
-from aiops.logs.drain import Cluster, DrainConfig, ServiceDrain
 from aiops.logs.masking import WILDCARD, Masker
+from aiops.logs.templates import Cluster, MinerConfig, ServiceTemplates
+from aiops.logs.tokens import template_tokens
 from aiops.pii import mask_pii
 
-FORMAT = "aiops-drain/1"
+FORMAT = "aiops-templates/2"
+#: Every ASCII digit read as 0: a message's "shape" (see `TemplateMiner.tokens`).
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+SHAPE_CACHE = 100_000  # distinct shapes remembered
+
+
+class StateFormatError(ValueError):
+    """A saved state of another miner (or another version of it): it cannot be mined on."""
 
 
 class TemplateMiner:
-    """Drain per service; configuration in `DrainConfig`."""
+    """The templates of each service; configuration in `MinerConfig`."""
 
-    def __init__(self, config: DrainConfig | None = None) -> None:
-        self.config = config or DrainConfig()
+    def __init__(self, config: MinerConfig | None = None) -> None:
+        self.config = config or MinerConfig()
         self.masker = Masker(self.config.masks)
         self._mask = functools.partial(self.masker.regex.sub, WILDCARD)  # one call per line
-        self.drains: dict[str, ServiceDrain] = {}
+        self.services: dict[str, ServiceTemplates] = {}
         self.first_ms: dict[str, int] = {}  # per service, the first line mined
         self._regex_cache: dict[str, re.Pattern[str]] = {}
+        self._shapes: dict[str, tuple[list[str], str]] = {}
 
     def __repr__(self) -> str:
-        n = sum(len(d.clusters) for d in self.drains.values())
-        return f"TemplateMiner({len(self.drains)} services, {n} templates)"
+        n = sum(len(t.clusters) for t in self.services.values())
+        return f"TemplateMiner({len(self.services)} services, {n} templates)"
+
+    def tokens(self, message: str) -> list[str]:
+        """The tokens `message` is grouped by (masked, then `template_tokens`)."""
+        return self._tokens(message)[0]
+
+    def _tokens(self, message: str) -> tuple[list[str], str]:
+        r"""(tokens, the same joined by spaces), remembered per shape.
+
+        Masking is most of a line's cost, and most lines differ from one seen before only
+        in their digits. What masking and `template_tokens` make of a message depends on
+        where its digits are, never on which digits they are (every mask reads a digit as
+        `\d` or a hex digit, and a token holding one is a variable), so messages equal once
+        each digit is read as 0 have the same tokens, and the second one skips the work.
+        """
+        shape = message.translate(_DIGITS_AS_ZERO)
+        hit = self._shapes.get(shape)
+        if hit is None:
+            tokens = template_tokens(self._mask(message))
+            if len(self._shapes) >= SHAPE_CACHE:
+                self._shapes.clear()
+            hit = self._shapes[shape] = (tokens, " ".join(tokens))
+        return hit
 
     def add(
         self, service: str, message: str, level: str = "", timestamp_ms: int | None = None
     ) -> Cluster:
-        drain = self.drains.get(service)
-        if drain is None:
-            drain = self.drains[service] = ServiceDrain(service, self.config, mask_pii)
+        templates = self.services.get(service)
+        if templates is None:
+            templates = self.services[service] = ServiceTemplates(service, self.config, mask_pii)
         if timestamp_ms is not None and (
             service not in self.first_ms or timestamp_ms < self.first_ms[service]
         ):
             self.first_ms[service] = timestamp_ms
-        return drain.add(self._mask(message), message, level, timestamp_ms)
+        tokens, key = self._tokens(message)
+        return templates.add(tokens, message, level, timestamp_ms, key)
 
     def match(self, service: str, message: str) -> Cluster | None:
-        drain = self.drains.get(service)
-        return None if drain is None else drain.match(self.masker.mask(message))
+        templates = self.services.get(service)
+        return None if templates is None else templates.match(self.tokens(message))
 
     def clusters(self, service: str | None = None) -> list[Cluster]:
-        """Templates in creation order (of one service, or of all, by service)."""
-        names = [service] if service is not None else sorted(self.drains)
+        """Live templates, least recently matched first (of one service, or of all, by
+        service)."""
+        names = [service] if service is not None else sorted(self.services)
         return [
-            c for name in names if name in self.drains for c in self.drains[name].clusters.values()
-        ]
+            c for name in names if name in self.services
+            for c in self.services[name].clusters.values()
+        ]  # fmt: skip
 
     def cluster(self, service: str, cluster_id: str) -> Cluster | None:
-        drain = self.drains.get(service)
-        return None if drain is None else drain.clusters.get(cluster_id)
+        """The live template `cluster_id` is now (merged-away IDs resolve to their keeper)."""
+        templates = self.services.get(service)
+        if templates is None:
+            return None
+        live = templates.resolve(cluster_id)
+        return None if live is None else templates.clusters[live]
+
+    def resolve(self, service: str, cluster_id: str) -> str | None:
+        """The live ID of `cluster_id` (see `ServiceTemplates.resolve`)."""
+        templates = self.services.get(service)
+        return None if templates is None else templates.resolve(cluster_id)
+
+    def evicted(self) -> int:
+        """Templates evicted so far over every service (`MinerConfig.max_templates`)."""
+        return sum(t.evicted for t in self.services.values())
 
     def parameters(self, template: str, message: str) -> list[str]:
         """The values in `message` where `template` has `<*>` (empty if it does not fit)."""
@@ -87,7 +134,7 @@ class TemplateMiner:
             "format": FORMAT,
             "config": asdict(self.config),
             "first_ms": dict(sorted(self.first_ms.items())),
-            "services": {name: self.drains[name].to_json() for name in sorted(self.drains)},
+            "services": {name: self.services[name].to_json() for name in sorted(self.services)},
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -101,16 +148,19 @@ class TemplateMiner:
     @classmethod
     def from_json(cls, data: dict, source: str = "state") -> TemplateMiner:
         if data.get("format") != FORMAT:
-            raise ValueError(
-                f"{source}: not a template-miner state (format {data.get('format')!r})"
+            raise StateFormatError(
+                f"{source}: not a state of this template miner (format "
+                f"{data.get('format')!r}, this miner reads {FORMAT!r})"
             )
         raw = dict(data["config"])
         raw["masks"] = tuple(raw["masks"])
-        miner = cls(DrainConfig(**raw))
+        miner = cls(MinerConfig(**raw))
         miner.first_ms = {str(k): int(v) for k, v in data["first_ms"].items()}
         for name, item in data["services"].items():
             try:
-                miner.drains[name] = ServiceDrain.from_json(name, miner.config, item, mask_pii)
+                miner.services[name] = ServiceTemplates.from_json(
+                    name, miner.config, item, mask_pii
+                )
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"{source}: service {name}: broken template state: {exc}") from exc
         return miner

@@ -47,15 +47,14 @@ def mine_interval(
     miner, since, version = load_state(registry, start, settings)
     mined = mine_window(source, miner, since, start, end, catalog.service_names, settings, version)
     window = {"interval_start": start, "interval_end": end}
-    services = sorted(set(catalog.service_names) | set(miner.drains))
+    services = sorted(set(catalog.service_names) | set(miner.services))
     store.upsert("log_volume", mined.volume)
     store.upsert("log_template_counts", mined.counts)
     store.replace("log_quarantine", quarantine_rows(mined.quarantined, start, end), **window)
     rows = []
     for service in services:
-        drain = miner.drains.get(service)
         new = [c for s, c in mined.new if s == service]
-        templates = dict(drain.clusters) if drain else {}
+        templates = miner.services.get(service)
         rows += service_log_anomalies(store, service, start, end, new, templates, settings)
     store.replace("log_anomalies", rows, **window)
     found = lasting_error_findings(store, miner, end, settings) if findings else []

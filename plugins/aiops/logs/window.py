@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from aiops.catalog import LogSettings
-from aiops.logs.drain import Cluster, DrainConfig
-from aiops.logs.miner import TemplateMiner
+from aiops.logs.miner import StateFormatError, TemplateMiner
 from aiops.logs.records import LogRecord, LogSource, Quarantined
+from aiops.logs.templates import Cluster, MinerConfig
 from aiops.model_registry import ModelMeta, ModelRegistry, version_for
 from aiops.pii import mask_pii
 
@@ -56,13 +56,14 @@ class MinedWindow:
             "mined_from": self.mined_from.isoformat(),
             "lines": self.lines,
             "quarantined": len(self.quarantined),
-            "templates": sum(len(d.clusters) for d in self.miner.drains.values()),
+            "templates": sum(len(t.clusters) for t in self.miner.services.values()),
             "new_templates": len(self.new),
+            "evicted_templates": self.miner.evicted(),
         }
 
 
-def drain_config(settings: LogSettings) -> DrainConfig:
-    return DrainConfig(depth=settings.depth, sim_threshold=settings.sim_threshold)
+def miner_config(settings: LogSettings) -> MinerConfig:
+    return MinerConfig(variable_after=settings.variable_after, max_templates=settings.max_templates)
 
 
 def load_state(
@@ -74,10 +75,15 @@ def load_state(
     if found is None:
         since = start - timedelta(hours=settings.warmup_hours)
         log.info("no template state at or before %s: mining from %s", start, since)
-        return TemplateMiner(drain_config(settings)), since, None
+        return TemplateMiner(miner_config(settings)), since, None
     path, meta = found
     with tempfile.TemporaryDirectory(prefix="aiops-logs-") as tmp:
-        miner = TemplateMiner.load(registry.local_copy(path, Path(tmp)) / STATE_FILE)
+        try:
+            miner = TemplateMiner.load(registry.local_copy(path, Path(tmp)) / STATE_FILE)
+        except StateFormatError as exc:  # written by an earlier miner: its IDs mean nothing now
+            since = start - timedelta(hours=settings.warmup_hours)
+            log.warning("%s; mining afresh from %s (template IDs change once)", exc, since)
+            return TemplateMiner(miner_config(settings)), since, None
     since = meta.data_end_dt
     if since < earliest:
         log.warning(
@@ -105,7 +111,7 @@ def mine_window(
     bucket_ms = settings.bucket_minutes * 60_000
     start_ms = _ms(start)
     min_history_ms = round(settings.min_history_hours * 3_600_000)
-    before = {s: set(d.clusters) for s, d in miner.drains.items()}
+    before = {s: set(t.clusters) for s, t in miner.services.items()}
     t = since
     while t < end:
         # one read per day at most (a file source scans its files per read), mined in order:
@@ -128,10 +134,7 @@ def mine_window(
             v = volume.setdefault((q.service or "unknown", _ms(t) - _ms(t) % bucket_ms), [0] * 5)
             v[4] += 1
         out.lines += len(records)
-        out.counts += [
-            {"service": s, "template_id": cid, "bucket_start": _dt(b), "count": n}
-            for (s, cid, b), n in sorted(counts.items())
-        ]
+        out.counts += _live_counts(miner, counts)
         seen = set(services) | {s for s, _ in volume}
         for s in sorted(seen):
             for b in range(_ms(t) - _ms(t) % bucket_ms, _ms(chunk_end), bucket_ms):
@@ -141,9 +144,9 @@ def mine_window(
                     "warnings": warns, "unmatched": unmatched, "quarantined": quarantined,
                 })  # fmt: skip
         t = chunk_end
-    for service, drain in sorted(miner.drains.items()):
+    for service, templates in sorted(miner.services.items()):
         first = miner.first_ms.get(service)
-        for cid, cluster in drain.clusters.items():
+        for cid, cluster in templates.clusters.items():
             if cid in before.get(service, ()) or cluster.first_ms is None:
                 continue
             old_enough = first is not None and cluster.first_ms - first >= min_history_ms
@@ -160,13 +163,17 @@ def save_state(
     meta = ModelMeta(
         name=STATE_NAME,
         version=version_for(end),
-        kind="drain-templates",
+        kind="log-templates",
         data_start=mined.mined_from.isoformat(),
         data_end=end.astimezone(UTC).isoformat(),
         trained_at=trained_on.astimezone(UTC).isoformat(),
         points=mined.lines,
-        series=sum(len(d.clusters) for d in miner.drains.values()),
-        quality={"quarantined": len(mined.quarantined), "from_version": mined.state_version},
+        series=sum(len(t.clusters) for t in miner.services.values()),
+        quality={
+            "quarantined": len(mined.quarantined),
+            "from_version": mined.state_version,
+            "evicted_templates": miner.evicted(),
+        },  # fmt: skip
     )
     registry.save(meta, lambda folder: miner.save(folder / STATE_FILE))
     return meta.version
@@ -179,6 +186,21 @@ def quarantine_rows(items: Iterable[Quarantined], start: datetime, end: datetime
          "service": q.service, "reason": q.reason, "raw": mask_pii(q.raw)[:500]}
         for q in items
     ]  # fmt: skip
+
+
+def _live_counts(
+    miner: TemplateMiner, counts: Counter[tuple[str, str, int]]
+) -> list[dict[str, Any]]:
+    """log_template_counts rows under the IDs the templates have at the end of the chunk: a
+    template merged while the chunk was mined counts its earlier lines under its keeper.
+    Lines of an evicted template keep its ID (nothing resolves it any more)."""
+    live: Counter[tuple[str, str, int]] = Counter()
+    for (service, cid, bucket), n in counts.items():
+        live[(service, miner.resolve(service, cid) or cid, bucket)] += n
+    return [
+        {"service": s, "template_id": cid, "bucket_start": _dt(b), "count": n}
+        for (s, cid, b), n in sorted(live.items())
+    ]
 
 
 def _read_sorted(

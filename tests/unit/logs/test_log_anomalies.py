@@ -10,13 +10,20 @@ import pytest
 
 from aiops.catalog import LogSettings
 from aiops.logs.anomalies import service_log_anomalies
-from aiops.logs.drain import Cluster
+from aiops.logs.templates import Cluster, MinerConfig, ServiceTemplates
 from aiops.store import Store
 
 DAY0 = datetime(2026, 10, 20, tzinfo=UTC)
 BUCKET = timedelta(minutes=5)
-DAYTIME = Cluster(id="Eday", tokens=["order", "<*>", "shipped"], levels={"INFO": 1})
-STEADY = Cluster(id="Esteady", tokens=["heartbeat", "ok"], levels={"DEBUG": 1})
+DAYTIME = Cluster(id="Eday", tokens=["order", "<*>", "shipped"], seq=0, levels={"INFO": 1})
+STEADY = Cluster(id="Esteady", tokens=["heartbeat", "ok"], seq=1, levels={"DEBUG": 1})
+
+
+def _templates(aliases: dict[str, str] | None = None) -> ServiceTemplates:
+    """The shop's two templates, as its mined state holds them."""
+    state = {"clusters": [DAYTIME.to_json(), STEADY.to_json()], "aliases": aliases or {},
+             "next_seq": 2, "evicted": 0, "merges": len(aliases or {})}  # fmt: skip
+    return ServiceTemplates.from_json("shop", MinerConfig(), state)
 
 
 def _per_bucket(template: str, at: datetime) -> int:
@@ -26,8 +33,16 @@ def _per_bucket(template: str, at: datetime) -> int:
     return 2
 
 
-def _store(tmp_path: Path, days: int, now_hour: datetime, now: dict[str, int]) -> Store:
-    """`days` of normal history before `now_hour`, then that hour with per-bucket `now`."""
+def _store(
+    tmp_path: Path,
+    days: int,
+    now_hour: datetime,
+    now: dict[str, int],
+    renamed_until: datetime | None = None,
+) -> Store:
+    """`days` of normal history before `now_hour`, then that hour with per-bucket `now`;
+    before `renamed_until` the daytime template's lines are stored as "Eold" (the ID of a
+    template that later merged into it)."""
     store = Store.open(f"sqlite:///{tmp_path / 'logs.db'}")
     volume, counts = [], []
     at = now_hour - timedelta(days=days)
@@ -37,8 +52,9 @@ def _store(tmp_path: Path, days: int, now_hour: datetime, now: dict[str, int]) -
             n = now[tid] if at >= now_hour else _per_bucket(tid, at)
             lines += n
             if n:
+                stored = "Eold" if tid == "Eday" and renamed_until and at < renamed_until else tid
                 counts.append(
-                    {"service": "shop", "template_id": tid, "bucket_start": at, "count": n}
+                    {"service": "shop", "template_id": stored, "bucket_start": at, "count": n}
                 )
         volume.append({"service": "shop", "bucket_start": at, "lines": lines, "errors": 0,
                        "warnings": 0, "unmatched": 0, "quarantined": 0})  # fmt: skip
@@ -50,8 +66,7 @@ def _store(tmp_path: Path, days: int, now_hour: datetime, now: dict[str, int]) -
 
 def _score(store: Store, hour: datetime) -> dict[tuple[str, str], dict]:
     rows = service_log_anomalies(
-        store, "shop", hour, hour + timedelta(hours=1), [],
-        {"Eday": DAYTIME, "Esteady": STEADY}, LogSettings(),
+        store, "shop", hour, hour + timedelta(hours=1), [], _templates(), LogSettings(),
     )  # fmt: skip
     return {(r["kind"], r["template_id"]): r for r in rows}
 
@@ -92,4 +107,18 @@ def test_hours_never_mined_are_not_silence(tmp_path) -> None:
     with _store(tmp_path, days=5, now_hour=hour, now={"Eday": 0, "Esteady": 0}) as store:
         later = hour + timedelta(hours=5)  # nothing stored for this hour
         assert service_log_anomalies(store, "shop", later, later + timedelta(hours=1), [],
-                             {"Eday": DAYTIME, "Esteady": STEADY}, LogSettings()) == []  # fmt: skip
+                             _templates(), LogSettings()) == []  # fmt: skip
+
+
+def test_counts_of_a_template_merged_since_are_its_keepers(tmp_path) -> None:
+    """Five days of the daytime template's lines were counted under an ID that has since
+    merged into it: they are its history, so its silence at 14:00 is seen, and the old ID
+    is not reported as a template of its own."""
+    hour = DAY0.replace(hour=14)
+    with _store(tmp_path, days=5, now_hour=hour, now={"Eday": 0, "Esteady": 2},
+                renamed_until=hour - timedelta(hours=6)) as store:  # fmt: skip
+        rows = service_log_anomalies(store, "shop", hour, hour + timedelta(hours=1), [],
+                                     _templates({"Eold": "Eday"}), LogSettings())  # fmt: skip
+    found = {(r["kind"], r["template_id"]): r for r in rows}
+    assert set(found) == {("silence", "Eday")}
+    assert found[("silence", "Eday")]["detail"]["baseline"] == "seasonal"

@@ -16,8 +16,8 @@ from aiops.catalog import LogSettings
 from aiops.logs.anomalies import service_log_anomalies
 from aiops.logs.miner import TemplateMiner
 from aiops.logs.window import (
-    drain_config,
     mine_window,
+    miner_config,
 )
 from aiops.sources.elasticsearch_logs import ElasticsearchLogConfig, ElasticsearchLogSource
 from aiops.store import Store
@@ -132,7 +132,7 @@ def test_a_new_error_in_elasticsearch_is_reported_with_its_sample(tmp_path: Path
         es.add_many("logs-shop", docs)
         config = ElasticsearchLogConfig(es.url, index="logs-*", page_size=PAGE)
         with ElasticsearchLogSource(config) as source:
-            miner = TemplateMiner(drain_config(settings))
+            miner = TemplateMiner(miner_config(settings))
             mined = mine_window(source, miner, ES_SINCE, ES_START, ES_END,
                                 ["checkout", "payment"], settings)  # fmt: skip
         searches = es.searches()
@@ -154,7 +154,7 @@ def test_a_new_error_in_elasticsearch_is_reported_with_its_sample(tmp_path: Path
                 ES_START,
                 ES_END,
                 [c for s, c in mined.new if s == service],
-                dict(miner.drains[service].clusters),
+                miner.services[service],
                 settings,
             )  # fmt: skip
             for service in ("checkout", "payment")

@@ -50,9 +50,9 @@ def print_logs(
     clusters = miner.clusters()
     say(
         f"      logs: {sum(c.size for c in clusters):,} lines mined into {len(clusters)} "
-        f"templates over {len(miner.drains)} services (state {meta.version})"
+        f"templates over {len(miner.services)} services (state {meta.version})"
     )
-    for service in sorted(miner.drains):
+    for service in sorted(miner.services):
         mine = sorted(miner.clusters(service), key=lambda c: -c.size)
         errors = sum(1 for c in mine if c.level in ("ERROR", "FATAL"))
         say(f"        {service:<15} {len(mine):>3} templates ({errors} error); most common: "
