@@ -231,7 +231,7 @@ def test_catalog_warming_goes_silent_at_the_rollout(pipeline: Pipeline) -> None:
         return [
             r
             for r in of_kind(rows, "silence", "catalog")
-            if r["template"] == "warmed <*> entries in <*>ms"
+            if r["template"] == "warmed <*> entries in <*>"
         ]
 
     (row,) = silences(pipeline.anomalies[ROLLOUT_HOUR])
