@@ -273,7 +273,8 @@ class LogSettings(_Model):
 
     format: str = Field(
         "<Date> <Time> <Level> <Component>: <Content>",
-        description="Loghub format string of plain log files",
+        description="Loghub format string of plain log files, or 'auto' (each file's layout "
+        "recognised from its first lines)",
     )
     variable_after: int = Field(
         6, ge=2, description="distinct words at one template position that make it a variable"

@@ -3,8 +3,10 @@ Elasticsearch a question in plain words.
 
 `parse` writes the log-parsing literature's structured output (Loghub's ``*_structured.csv``:
 every line with its fields, template and parameters, and optionally the templates file);
-`templates` counts the lines per template, from a file or a saved miner state. Plain text is
-read in a Loghub format string, JSON lines with `JsonLinesFormat`'s keys, gzip transparently.
+`templates` counts the lines per template, from a file or a saved miner state. The line
+layout is recognised from the file's first lines (`--format auto`, the default:
+`aiops.logs.auto_format`), or given as a Loghub format string, or `json` for JSON lines;
+gzip is read transparently.
 `ask` has the language model write the query (`aiops.llm.log_query`), checks it against the
 index mapping, shows it, and runs it over a time range of ours; `--query` runs one written by
 hand, checked the same way, without a model.
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aiops.cli.common import InputError
+from aiops.logs.auto_format import Detected, detect_format
 from aiops.logs.formats import (
     DEFAULT_FORMAT,
     JsonLinesFormat,
@@ -34,12 +37,16 @@ from aiops.logs.formats import (
 from aiops.logs.miner import TemplateMiner
 from aiops.logs.records import normalise_level
 from aiops.logs.templates import Cluster, MinerConfig
-from aiops.sources.log_files import JSON_SUFFIXES, open_log_file
+from aiops.sources.log_files import open_log_file
 
 JSON_COLUMNS = ("Timestamp", "Service", "Level", "Content")  # the columns of a JSON line
 UNMATCHED_SHOWN = 5  # unmatched lines named in the summary
 #: (line number, format fields or None when the line does not match, content, level, time)
 Row = tuple[int, dict[str, str] | None, str, str, int | None]
+
+
+AUTO = "auto"
+PLAIN = LogFormat("<Content>")  # no header recognised: each whole line is the message
 
 
 @dataclass
@@ -49,6 +56,7 @@ class LogInput:
     path: Path
     format: LogFormat | None
     json_format: JsonLinesFormat = field(default_factory=JsonLinesFormat)
+    detected: Detected | None = None  # what `--format auto` chose, to say so
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -113,17 +121,29 @@ class Mined:
 
 
 def open_input(path: Path, fmt: str | None, as_json: bool = False) -> LogInput:
-    """The file and its layout: `--json` or `--format json`, else `--format`, else JSON lines
-    for a `.jsonl`/`.ndjson` name (before any `.gz`), else the default format."""
+    """The file and its layout: `--json` or `--format json`, else a format string, else
+    (`auto`, the default) the layout its first lines show (`aiops.logs.auto_format`)."""
     if not path.is_file():
         raise InputError(f"{path}: no such log file")
-    bare = path.name.removesuffix(".gz")
-    if as_json or fmt == "json" or (fmt is None and bare.endswith(JSON_SUFFIXES)):
+    if as_json or fmt == "json":
         return LogInput(path, None)
+    if fmt is None or fmt == AUTO:
+        return _detected(path)
     try:
-        return LogInput(path, LogFormat.parse(fmt or DEFAULT_FORMAT))
+        return LogInput(path, LogFormat.parse(fmt))
     except LogFormatError as exc:
         raise InputError(str(exc)) from exc
+
+
+def _detected(path: Path) -> LogInput:
+    try:
+        with open_log_file(path) as handle:
+            detected = detect_format(handle)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    if isinstance(detected.format, JsonLinesFormat):
+        return LogInput(path, None, detected.format, detected)
+    return LogInput(path, detected.format or PLAIN, detected=detected)
 
 
 def service_of(path: Path, service: str | None) -> str:
@@ -217,14 +237,18 @@ def _cmd_parse(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     templates = len(miner.clusters(service))
+    n = miner.evicted()
+    evicted = f", {n:,} evicted past --max-templates {miner.config.max_templates:,}" if n else ""
     shown = ", ".join(f"{args.input}:{n}" for n in mined.unmatched[:UNMATCHED_SHOWN])
     more = " ..." if len(mined.unmatched) > UNMATCHED_SHOWN else ""
     print(
         f"{args.input}: {len(mined.clusters):,} lines, {mined.matched:,} matched, "
         f"{len(mined.unmatched):,} unmatched{f' ({shown}{more})' if shown else ''}; "
         f"{len(mined.occurrences(miner, service))} templates in the file, service {service} has {templates} "
-        f"({templates - before} new)"
+        f"({templates - before} new{evicted})"
     )
+    if source.detected:
+        print(source.detected.describe())
     print(f"structured: {output}")
     for label, path in (("templates", args.templates), ("state", args.state)):
         if path:
@@ -257,6 +281,8 @@ def _cmd_templates(args: argparse.Namespace) -> int:
                 )
         else:
             source = open_input(args.input, args.format)
+            if source.detected:
+                print(source.detected.describe(), file=sys.stderr)
             miner, services = TemplateMiner(), [service_of(args.input, args.service)]
             mine_file(source, miner, services[0])
     except (InputError, OSError) as exc:
@@ -283,9 +309,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lsub = p.add_subparsers(dest="logs_command", required=True, metavar="ACTION")
 
     def layout(c: argparse.ArgumentParser) -> None:
-        c.add_argument("--format", default=None, metavar="FMT",
-                       help=f"Loghub format string (default {DEFAULT_FORMAT!r}); 'json' for "
-                       "JSON lines, the default for *.jsonl / *.ndjson")  # fmt: skip
+        c.add_argument("--format", default=AUTO, metavar="FMT",
+                       help="'auto' (default: recognised from the first lines and said), a "
+                       f"Loghub format string such as {DEFAULT_FORMAT!r}, or 'json' for JSON "
+                       "lines")  # fmt: skip
         c.add_argument("--service", default=None,
                        help="service the templates belong to (default: file name to its first dot)")  # fmt: skip
 

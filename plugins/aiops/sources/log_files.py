@@ -1,5 +1,11 @@
 """Log files on disk as a `LogSource`: plain lines in a Loghub format, and JSON lines.
 
+With ``format="auto"`` each plain file's layout is recognised from its first lines
+(`aiops.logs.auto_format`: syslog, log4j and other date-time layouts, access and error logs,
+Windows CBS, klog, JSON lines), once per file and source, and logged; a file whose layout is
+not recognised, or has no time to place its lines by, has every line quarantined with the
+reason, so a wrong guess is as loud as a wrong format string.
+
 A directory stands for every ``*.log`` and ``*.jsonl`` file below it (``.gz`` too, read
 transparently), in sorted order; a file given by name is read whatever it is called, as JSON
 lines when its name ends in ``.jsonl`` or ``.ndjson`` (before any ``.gz``). Files are streamed
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import re
 import zlib
 from collections.abc import Iterable, Iterator
@@ -38,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from aiops.logs.auto_format import Detected, detect_format
 from aiops.logs.formats import (
     DEFAULT_FORMAT,
     JsonLinesFormat,
@@ -47,11 +55,14 @@ from aiops.logs.formats import (
 )
 from aiops.logs.records import LogRecord, Quarantined, normalise_level
 
+log = logging.getLogger(__name__)
+
 JSON_SUFFIXES = (".jsonl", ".ndjson")
 LOG_SUFFIXES = (".log", *JSON_SUFFIXES)
 RAW_CHARS = 500  # of a quarantined line
 PENDING_MAX = 1000  # unplaced lines held back at the top of a file before reporting them
 UNMATCHED = "unmatched"  # the field that marks a continuation line
+AUTO = "auto"  # the format that says: recognise each file's layout
 
 
 class LogFileError(Exception):
@@ -67,6 +78,20 @@ def open_log_file(path: Path | str) -> IO[str]:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
     return path.open(encoding="utf-8", errors="replace", newline="")
+
+
+def _timeless(fmt: LogFormat) -> str:
+    return (
+        f"log format {fmt.format!r}: has no time field (<Timestamp>, <Date> <Time>, "
+        "<Month> <Date> <Time> or <Time>), so lines cannot be placed in an interval"
+    )
+
+
+def _unplaced_reason(fmt: LogFormat, m: re.Match[str] | None) -> str:
+    if m is None:
+        return f"line does not match format '{fmt.format}'"
+    shown = " ".join(m.group(f) or "" for f in fmt.time_fields)
+    return f"time {shown!r} not understood (format '{fmt.format}')"
 
 
 def _bare_name(name: str) -> str:
@@ -91,15 +116,16 @@ class LogFileSource:
         if isinstance(paths_or_dir, str | Path):
             paths_or_dir = [paths_or_dir]
         self.paths = [Path(p) for p in paths_or_dir]
-        self.format = format if isinstance(format, LogFormat) else LogFormat.parse(format)
-        if not self.format.time_fields:
-            raise LogFormatError(
-                f"log format {self.format.format!r}: has no time field (<Timestamp>, "
-                "<Date> <Time>, <Month> <Date> <Time> or <Time>), so lines cannot be "
-                "placed in an interval"
-            )
+        #: None with format="auto": each file's own (`layout_of`)
+        self.format: LogFormat | None = None
+        if format != AUTO:
+            self.format = format if isinstance(format, LogFormat) else LogFormat.parse(format)
+            if not self.format.time_fields:
+                raise LogFormatError(_timeless(self.format))
         self.json_format = json_format or JsonLinesFormat()
-        if service_from not in ("stem", "parent") and service_from not in self.format.fields:
+        self._layouts: dict[Path, Detected] = {}
+        fields = self.format.fields if self.format else ()
+        if service_from not in ("stem", "parent") and self.format and service_from not in fields:
             raise ValueError(
                 f"service_from={service_from!r}: expected 'stem', 'parent' or a field of "
                 f"{self.format.format!r}"
@@ -135,12 +161,33 @@ class LogFileSource:
         lo, hi = _ceil_ms(start), _ceil_ms(end)
         for file, name in self.files():
             service = self._file_service(file)
-            records = self._json_records if _is_json(file) else self._text_records
             try:
+                layout = self.json_format if _is_json(file) else self.layout_of(file)
                 with open_log_file(file) as handle:
-                    yield from records(handle, name, service, lo, hi)
+                    if isinstance(layout, JsonLinesFormat):
+                        yield from self._json_records(handle, name, service, lo, hi, layout)
+                    else:
+                        yield from self._text_records(handle, name, service, lo, hi, layout)
             except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a broken gzip
                 yield Quarantined(name, f"cannot read {file}: {exc}", "", service)
+
+    def layout_of(self, file: Path) -> LogFormat | JsonLinesFormat | str:
+        """How a plain file's lines are laid out: the source's format, or (``auto``) what its
+        first lines show; a string says why its lines cannot be placed in time."""
+        if self.format is not None:
+            return self.format
+        detected = self._layouts.get(file)
+        if detected is None:
+            with open_log_file(file) as handle:
+                detected = self._layouts[file] = detect_format(handle)
+            log.info("%s: %s", file, detected.describe())
+        if isinstance(detected.format, JsonLinesFormat):
+            return detected.format
+        if detected.format is None:
+            return f"{detected.describe()}; set the catalog's logs.format for {file.name}"
+        if not detected.format.time_fields:
+            return _timeless(detected.format)
+        return detected.format
 
     def _file_service(self, file: Path) -> str:
         if self.service_from == "parent":
@@ -148,9 +195,23 @@ class LogFileSource:
         return _bare_name(file.name).split(".", 1)[0]
 
     def _text_records(
-        self, handle: IO[str], name: str, file_service: str, lo: int, hi: int
+        self,
+        handle: IO[str],
+        name: str,
+        file_service: str,
+        lo: int,
+        hi: int,
+        layout: LogFormat | str,
     ) -> Iterator[LogRecord | Quarantined]:
-        fmt = self.format
+        if isinstance(layout, str):  # nothing places these lines in time: all are quarantined
+            top = _Top(name, file_service)
+            for number, raw in enumerate(handle, 1):
+                line = raw.rstrip("\r\n")
+                if line and not line.isspace():
+                    yield from top.hold(number, line, layout)
+            yield from top.release(True)
+            return
+        fmt = layout
         fullmatch, time_of = fmt.regex.fullmatch, fmt.timestamp_of_match
         skip = {*fmt.time_fields, "Content", "Level"}
         has_level = "Level" in fmt.fields
@@ -166,7 +227,7 @@ class LogFileSource:
             at = time_of(m, lo) if m else None
             if at is None:
                 if prev_at is None:
-                    yield from top.hold(number, line, self._unplaced_reason(m))
+                    yield from top.hold(number, line, _unplaced_reason(fmt, m))
                 elif prev is not None:
                     yield LogRecord(
                         prev.timestamp_ms, prev.service, prev.level, line, f"{name}:{number}",
@@ -193,17 +254,16 @@ class LogFileSource:
             yield prev
         yield from top.release(True)
 
-    def _unplaced_reason(self, m: re.Match[str] | None) -> str:
-        fmt = self.format
-        if m is None:
-            return f"line does not match format '{fmt.format}'"
-        shown = " ".join(m.group(f) or "" for f in fmt.time_fields)
-        return f"time {shown!r} not understood (format '{fmt.format}')"
-
     def _json_records(
-        self, handle: IO[str], name: str, file_service: str, lo: int, hi: int
+        self,
+        handle: IO[str],
+        name: str,
+        file_service: str,
+        lo: int,
+        hi: int,
+        jf: JsonLinesFormat,
     ) -> Iterator[LogRecord | Quarantined]:
-        jf, scan = self.json_format, self.json_format.scan_timestamp_ms
+        scan = jf.scan_timestamp_ms
         top = _Top(name, file_service)
         prev_at: int | None = None
         for number, raw in enumerate(handle, 1):

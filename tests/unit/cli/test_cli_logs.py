@@ -18,7 +18,8 @@ from aiops.dev.sim.incidents import planted_incidents, rollouts
 from aiops.dev.sim.logs import write_logs
 
 CONFIG = WorldConfig(days=14, log_hours=2)
-HEADER = ["LineId", "Date", "Time", "Level", "Component", "Content",
+#: what `--format auto` makes of the demo world's `2026-10-31 14:00:03,123 INFO comp: ...`
+HEADER = ["LineId", "Timestamp", "Level", "Component", "Content",
           "EventId", "EventTemplate", "ParameterList"]  # fmt: skip
 SYSLOG = r"<Month> <Date> <Time> <Component>(\[<PID>\])?: <Content>"
 
@@ -116,7 +117,7 @@ def test_unmatched_lines_are_kept_mined_and_counted(
     assert sorted(rows) == list(range(1, 45))
     for number, text in odd.items():
         row = rows[number]
-        assert (row["Date"], row["Time"], row["Level"], row["Component"]) == ("", "", "", "")
+        assert (row["Timestamp"], row["Level"], row["Component"]) == ("", "", "")
         assert row["Content"] == text and row["EventId"]
         params = json.loads(row["ParameterList"])
         assert _squash(_substituted(row["EventTemplate"], params)) == _squash(text)
@@ -260,3 +261,44 @@ def test_templates_are_listed_most_frequent_first(
 
     assert main(["logs", "templates", "--state", str(state), "--service", "nope"]) == 2
     assert "'nope'" in capsys.readouterr().err
+
+
+def test_with_no_format_the_layout_is_recognised_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "datanode.log"
+    log.write_text(
+        "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block "
+        "blk_38865049064139660 terminating\n"
+        "081109 203807 222 INFO dfs.DataNode$PacketResponder: PacketResponder 0 for block "
+        "blk_-6952295868487656571 terminating\n"
+        "081109 204005 35 WARN dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap "
+        "updated: 10.251.73.220:50010 is added to blk_7128370237687728475 size 67108864\n"
+    )
+    out = tmp_path / "s.csv"
+
+    assert _parse("--input", log, "--output", out) == 0
+
+    printed = capsys.readouterr().out
+    assert "3 lines, 3 matched, 0 unmatched" in printed
+    assert "log format: " in printed and "(matched 100% of 3 sample lines)" in printed
+    rows = _rows(out)
+    assert [r["Level"] for r in rows] == ["INFO", "INFO", "WARN"]
+    assert rows[0]["Content"].startswith("PacketResponder 1 for block")
+    assert rows[0]["EventTemplate"] == "PacketResponder <*> for block <*> terminating"
+    assert rows[0]["EventId"] == rows[1]["EventId"] != rows[2]["EventId"]
+
+
+def test_past_the_cap_templates_are_evicted_and_the_summary_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "jobs.log"
+    words = ["alpha", "beta", "gamma", "delta"]
+    log.write_text("".join(f"stage {w} of the nightly export done\n" for w in words))
+
+    assert _parse("--input", log, "--output", tmp_path / "s.csv", "--max-templates", "2") == 0
+
+    printed = capsys.readouterr().out
+    assert "service jobs has 2 (2 new, 2 evicted past --max-templates 2)" in printed
+    rows = _rows(tmp_path / "s.csv")
+    assert [r["EventId"] == "" for r in rows] == [True, True, False, False]  # evicted: no group

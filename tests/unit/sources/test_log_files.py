@@ -341,3 +341,32 @@ def test_folders_files_and_services(tmp_path):
         LogFileSource(tmp_path, service_from="Host")
     with pytest.raises(LogFileError, match="missing.log: no such log file"):
         list(LogFileSource(tmp_path / "missing.log").read(T0, T0 + HOUR))
+
+
+def test_auto_reads_each_file_in_its_own_layout(tmp_path, caplog):
+    at = T0 + timedelta(minutes=5, seconds=3)
+    write(tmp_path / "logs" / "auth.log",
+          *(f"{at:%b %d %H:%M:%S} {at:%Y} host sshd[{1200 + i}]: Accepted password for bob "
+            f"from 10.0.0.{i} port 5221{i} ssh2" for i in range(3)))  # fmt: skip
+    write(tmp_path / "logs" / "payment.log",
+          f"{stamp(at)} ERROR [main] payment.provider: charge failed for order 17",
+          f"{stamp(at)} INFO [main] payment.api: POST /pay 200 12ms")  # fmt: skip
+    write(tmp_path / "logs" / "notes.log", "just words", "more words without any time")
+    source = LogFileSource(tmp_path / "logs", "auto")
+
+    with caplog.at_level("INFO", logger="aiops.sources.log_files"):
+        items = list(source.read(T0, T0 + HOUR))
+
+    got = records(items)
+    assert {(r.service, r.level, r.message) for r in got} == {
+        ("auth", "", "Accepted password for bob from 10.0.0.0 port 52210 ssh2"),
+        ("auth", "", "Accepted password for bob from 10.0.0.1 port 52211 ssh2"),
+        ("auth", "", "Accepted password for bob from 10.0.0.2 port 52212 ssh2"),
+        ("payment", "ERROR", "charge failed for order 17"),
+        ("payment", "INFO", "POST /pay 200 12ms"),
+    }
+    assert {r.timestamp_ms for r in got} == {ms(at)}
+    bad = [q for q in items if isinstance(q, Quarantined)]
+    assert [q.origin for q in bad] == ["notes.log:1", "notes.log:2"]  # every line accounted for
+    assert all("set the catalog's logs.format for notes.log" in q.reason for q in bad)
+    assert "auth.log: log format: syslog" in caplog.text
