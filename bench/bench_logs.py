@@ -1,14 +1,15 @@
-"""Benchmark: template mining on the demo world's labelled logs, our Drain against drain3
-0.9.11, side by side in one process.
+"""Benchmark: template mining on the demo world's labelled logs, ours against drain3 0.9.11,
+side by side in one process (real systems' logs: bench/bench_loghub.py).
 
     .venv/bin/python bench/bench_logs.py [--hours 72] [--drain3-dir DIR]
 
 Workload: every line the demo world writes in its last --hours (12 service logs in the
 Loghub format plus the gateway's JSON access log), each labelled by the simulator with its
 true template (the f-string that wrote it; a closed set of alternatives such as the four
-SQL statements counts as four templates). Both miners get the same (service, content)
-pairs in the same order, one miner per service, the same depth and similarity threshold,
-and the same variable masks (drain3 as named masking instructions, its documented use).
+SQL statements counts as four templates, and so does an HTTP method). Both miners get the
+same (service, content) pairs in the same order, one miner per service, and the same
+variable masks (drain3 as named masking instructions, its documented use); drain3 at depth
+3 and 4, similarity --sim.
 
 Grouping accuracy, as in the log-parsing literature (Zhu et al., ICSE-SEIP 2019): the share
 of lines whose predicted group holds exactly the lines of their true group. Throughput:
@@ -29,17 +30,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiops.dev.log_evaluation import LabelledLine, grouping_accuracy, labelled_world_lines
-from aiops.logs.drain import DrainConfig
-from aiops.logs.masking import MASKS
+from aiops.logs.masking import DEFAULT_MASKS, MASKS
 from aiops.logs.miner import TemplateMiner
+from aiops.logs.templates import MinerConfig
 
 Line = LabelledLine
 
 
-def ours(config: DrainConfig) -> Callable[[list[Line]], list[str]]:
+def ours(config: MinerConfig) -> Callable[[list[Line]], list[str]]:
     def run(lines: list[Line]) -> list[str]:
         miner = TemplateMiner(config)
-        return [miner.add(line.service, line.content, line.level).id for line in lines]
+        ids = [miner.add(line.service, line.content, line.level).id for line in lines]
+        return [
+            miner.resolve(line.service, cid) or cid for line, cid in zip(lines, ids, strict=True)
+        ]
 
     return run
 
@@ -56,8 +60,9 @@ def drain3_miner(depth: float, sim: float) -> Callable[[list[Line]], list[str]]:
         config.profiling_enabled = False
         # the same masks, each with the word-start guard ours wraps its alternation in
         config.masking_instructions = [
-            MaskingInstruction(rf"(?<!\w)(?:{p})", name.upper()) for name, p in MASKS
-        ]
+            MaskingInstruction(rf"(?<!\w)(?:{p})", name.upper())
+            for name, p in MASKS if name in DEFAULT_MASKS
+        ]  # fmt: skip
         miners: dict[str, Drain3Miner] = {}
         out = []
         for line in lines:
@@ -106,17 +111,17 @@ def main() -> int:
             baseline = None
             for name, run in (
                 ("drain3 0.9.11", drain3_miner(depth, args.sim)),
-                ("ours", ours(DrainConfig(depth=depth, sim_threshold=args.sim))),
-                ("ours, no route cache", ours(DrainConfig(depth=depth, sim_threshold=args.sim,
-                                                          route_cache=False))),
+                ("ours", ours(MinerConfig())),
+                ("ours, no route cache", ours(MinerConfig(route_cache=False))),
             ):  # fmt: skip
                 predicted, seconds = timed(run, lines)
                 accuracy, wrong = grouping_accuracy(lines, predicted)
                 rate = len(lines) / seconds
                 baseline = baseline or rate
                 groups = len(set(zip((line.service for line in lines), predicted, strict=True)))
+                shown = depth if name.startswith("drain3") else "-"
                 print(
-                    f"{name:<28} {depth:>5} {accuracy:>9.4f} {rate:>10,.0f} {groups:>7}  "
+                    f"{name:<28} {shown:>5} {accuracy:>9.4f} {rate:>10,.0f} {groups:>7}  "
                     f"{rate / baseline:.2f}x"
                 )
                 if wrong:
