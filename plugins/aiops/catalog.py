@@ -41,6 +41,7 @@ class CatalogError(ValueError):
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_seconds), Field(gt=0)]
+SecondsOrNone = Annotated[float, BeforeValidator(parse_duration_seconds), Field(ge=0)]
 Number = Annotated[float, BeforeValidator(parse_number)]
 
 
@@ -116,13 +117,20 @@ class SignalSpec(_Model):
         return self.model_copy(update=update)
 
 
-class Scaling(_Model):
-    """How KEDA should scale the service: replicas = ceil(load at now + lead / capacity).
+#: The load quantile scaling serves by default, chosen by bench/bench_scaling.py.
+TARGET_QUANTILE = 0.5
 
-    `lead_time` is how long a new replica takes to become useful (schedule, pull, warm up):
-    scaling on the load predicted that far ahead has it ready when the load arrives.
-    `forecast: upper` follows the upper end of the 80% interval instead of the mean, for
-    services where running short costs more than a spare replica.
+
+class Scaling(_Model):
+    """How KEDA should scale the service: replicas = ceil(load to serve / capacity).
+
+    `lead_time` is how long a new replica takes to become useful (schedule, pull, warm up).
+    The load to serve (aiops.predictive.scaling) is the `target_quantile` of the predicted
+    load over the window a decision covers (from when KEDA reads it to `refresh` after its
+    replicas are ready), never below the load observed, held for `scale_down_window` before
+    it drops. A higher quantile is short of the load less often and costs more replicas:
+    docs/SCALER.md has the trade-off measured on real load. `forecast: mean|upper` (before
+    the quantile) still reads as 0.5 and 0.9.
     """
 
     metric: str = Field(
@@ -131,8 +139,27 @@ class Scaling(_Model):
     capacity_per_replica: Number = Field(gt=0)
     min_replicas: int = Field(ge=0)
     max_replicas: int = Field(ge=1)
-    lead_time: Seconds = 600.0
-    forecast: Literal["mean", "upper"] = "mean"
+    lead_time: SecondsOrNone = 600.0
+    target_quantile: float = Field(
+        TARGET_QUANTILE, gt=0, lt=1, description="quantile of the predicted load to serve"
+    )
+    refresh: SecondsOrNone = Field(
+        300.0, description="how often a new decision takes effect (the refresh task)"
+    )
+    scale_down_window: SecondsOrNone = Field(
+        300.0, description="a lower value must last this long before replicas drop"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _forecast_as_quantile(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "forecast" in data:
+            data = dict(data)
+            old = data.pop("forecast")
+            if old not in ("mean", "upper"):
+                raise ValueError(f"forecast: expected 'mean' or 'upper', got {old!r}")
+            data.setdefault("target_quantile", 0.5 if old == "mean" else 0.9)
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> Scaling:

@@ -62,6 +62,11 @@ class ForecastSet:
         fitted = f", {len(self.choices_)} series" if hasattr(self, "choices_") else ""
         return f"ForecastSet({self.config!r}{fitted})"
 
+    def is_log(self, key: str) -> bool:
+        """Whether `key` ("service:signal") is modelled as log1p(value): then a forecast's
+        `mean` is its centre back-transformed, a median, and the interval is multiplicative."""
+        return _is_log(key, self.config)
+
     @property
     def history_needed(self) -> timedelta:
         """History before the origin that `predict` needs (the seasons seasonal naive
