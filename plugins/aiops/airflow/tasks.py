@@ -157,6 +157,18 @@ def predict_shard(shard: list[str], start: datetime, end: datetime) -> dict[str,
 
 
 @fails_fast_when_permanent
+def refresh_scaling(start: datetime, end: datetime) -> dict[str, Any]:
+    """Every few minutes: the scaled services' scaling values refreshed from the newest data."""
+    from aiops.airflow.hooks import metric_source
+    from aiops.model_registry import ModelRegistry
+    from aiops.predictive.pipeline import refresh_scaling as refresh
+
+    with results() as store:
+        return refresh(store, metric_source(), load_catalog(), utc(start), utc(end),
+                       ModelRegistry(models_root()))  # fmt: skip
+
+
+@fails_fast_when_permanent
 def mine_logs(start: datetime, end: datetime, findings: bool = False) -> dict[str, Any]:
     """Hourly and nightly: the interval's logs (Elasticsearch `elasticsearch_default`, or files
     under AIOPS_LOGS_DIR) mined and scored; nightly (`findings=True`) also lasting errors.

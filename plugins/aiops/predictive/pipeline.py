@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from aiops.forecast.config import CANDIDATES
 from aiops.metrics.frames import fetch_validated, service_frame, signal_bounds, window_grid
 from aiops.model_registry import ModelMeta, ModelRegistry, version_for
 from aiops.predictive.breach import time_to_breach
-from aiops.predictive.scaling import replicas_plan, scaling_values
+from aiops.predictive.scaling import replicas_plan, scaling_values, unbiased_mean
 from aiops.quality import FrameVerdict, quarantine
 from aiops.settings import forecast_candidates
 from aiops.sources.signals import SignalSource
@@ -66,10 +66,12 @@ MAX_INPUT_AGE = timedelta(hours=2)
 @dataclass(frozen=True)
 class PredictionSettings:
     """``max_input_age``: a series whose newest observed point is older than this before the
-    origin is not forecast (counted in ``stale_inputs``)."""
+    origin is not forecast (counted in ``stale_inputs``). ``scaling_only``: forecast only
+    each service's scaling metric and raise no alerts (the refresh between hourly runs)."""
 
     forecast: ForecastConfig = field(default_factory=_default_forecast)
     max_input_age: timedelta = MAX_INPUT_AGE
+    scaling_only: bool = False
 
 
 @dataclass
@@ -166,8 +168,15 @@ def predict_service(
         forecasts = ForecastSet.load(registry.local_copy(path, Path(tmp)) / "forecast")
 
     history_start = end - forecasts.history_needed
+    svc = catalog.services[service]
+    signals = None
+    if settings.scaling_only:
+        if svc.scaling is None:
+            outcome.notes.append("no scaling section; nothing to refresh")
+            return outcome
+        signals = [svc.scaling.metric]
     good, outcome.verdicts = fetch_validated(
-        source, catalog, service, history_start, end, "predict"
+        source, catalog, service, history_start, end, "predict", signals
     )
     if not good:
         outcome.notes.append("no signal passed the checks; no predictions this hour")
@@ -182,8 +191,7 @@ def predict_service(
     history = service_frame(service, good, window_grid(history_start, end, step))
     paths = forecasts.predict(history, end, bounds=signal_bounds(catalog, service, good))
 
-    svc = catalog.services[service]
-    thresholds = svc.slo.thresholds()
+    thresholds = {} if settings.scaling_only else svc.slo.thresholds()
     for signal in good:
         key = f"{service}:{signal}"
         forecast = paths.get(key)
@@ -195,9 +203,11 @@ def predict_service(
         model = forecasts.choices_.get(key, {}).get("model", "unknown")
         observed_at, observed = _last_observation(history[key])
         scaling = svc.scaling if svc.scaling and svc.scaling.metric == signal else None
+        shape = Shape(forecasts.config.level, forecasts.is_log(key))
         outcome.predictions += _prediction_rows(
-            service, signal, forecast, end, observed, observed_at, model, meta.version, scaling
-        )
+            service, signal, forecast, shape, end, observed, observed_at, model, meta.version,
+            scaling,
+        )  # fmt: skip
         if signal in thresholds:
             breach = time_to_breach(
                 service,
@@ -270,6 +280,23 @@ def predict_services(
     return totals
 
 
+def refresh_scaling(
+    store: Store,
+    source: SignalSource,
+    catalog: Catalog,
+    start: datetime,
+    end: datetime,
+    registry: ModelRegistry,
+) -> dict[str, int]:
+    """Between hourly runs: each scaled service's scaling metric forecast again from ``end``
+    with the stored model (no refit) and the newest data, so the rows the KEDA scaler serves
+    carry the load observed minutes ago as their floor and their age. Newer rows replace the
+    hourly run's for the same target times; no alert is raised (the hourly run does that)."""
+    scaled = [name for name, svc in catalog.services.items() if svc.scaling is not None]
+    settings = replace(PredictionSettings(), scaling_only=True)
+    return predict_services(store, source, catalog, scaled, start, end, registry, settings)
+
+
 def stale_signals(
     series: dict[str, pd.Series], origin: datetime, limit: timedelta
 ) -> dict[str, str]:
@@ -298,10 +325,20 @@ def _last_observation(series: pd.Series) -> tuple[datetime | None, float | None]
     return observed.index[-1].to_pydatetime(), float(observed.iloc[-1])
 
 
+@dataclass(frozen=True)
+class Shape:
+    """How to read a forecast's columns: the interval's level, and whether the series was
+    modelled as log1p (then `mean` is the back-transformed centre, a median)."""
+
+    level: float
+    log_scale: bool
+
+
 def _prediction_rows(
     service: str,
     signal: str,
     forecast: pd.DataFrame,
+    shape: Shape,
     origin: datetime,
     observed: float | None,
     observed_at: datetime | None,
@@ -309,8 +346,14 @@ def _prediction_rows(
     model_version: str,
     scaling: Scaling | None,
 ) -> list[dict[str, Any]]:
-    replicas = replicas_plan(forecast, scaling) if scaling is not None else None
-    values = scaling_values(forecast, scaling) if scaling is not None else None
+    """The predictions rows of one signal: `value` the unbiased mean, the interval, and for
+    the scaling metric the load to serve and the replicas it asks for."""
+    values = replicas = None
+    if scaling is not None:
+        values = scaling_values(forecast, scaling, level=shape.level,
+                                log_scale=shape.log_scale, observed=observed)  # fmt: skip
+        replicas = replicas_plan(values, scaling)
+    means = unbiased_mean(forecast, shape.level, shape.log_scale)
     rows = []
     for i, (target, point) in enumerate(forecast.iterrows()):
         rows.append(
@@ -319,10 +362,12 @@ def _prediction_rows(
                 "metric": signal,
                 "target_time": target.to_pydatetime(),
                 "generated_at": origin,
-                "value": float(point["mean"]),
+                "value": float(means[i]),
                 "lower": float(point["lower"]),
                 "upper": float(point["upper"]),
-                "scaling_value": None if values is None else float(values.iloc[i]),
+                "scaling_value": (
+                    None if values is None or pd.isna(values.iloc[i]) else float(values.iloc[i])
+                ),
                 "desired_replicas": (
                     None if replicas is None or pd.isna(replicas.iloc[i]) else int(replicas.iloc[i])
                 ),

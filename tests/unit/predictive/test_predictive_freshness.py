@@ -17,13 +17,16 @@ import pandas as pd
 import pytest
 
 from aiops.catalog import parse_catalog
+from aiops.cli.main import main
 from aiops.errors import ServicesFailed
 from aiops.forecast import ForecastConfig
 from aiops.model_registry import ModelRegistry
+from aiops.predictive.plan import PlanError, plan_scaling
 from aiops.predictive.pipeline import (
     PredictionSettings,
     predict_service,
     predict_services,
+    refresh_scaling,
     train_forecasts,
 )
 from aiops.scaler import ScalerConfig, start_scaler
@@ -194,3 +197,104 @@ def test_a_failing_service_does_not_cost_its_shard_mates(trained, tmp_path: Path
     assert set(info.value.failures) == {"b"}
     assert "b: http://prometheus.test: query for b/request_rate timed out" in str(info.value)
     assert info.value.permanent is False  # a timeout is worth a retry of the shard
+
+
+# -- the refresh between hourly runs ---------------------------------------------------------
+
+
+def test_the_refresh_keeps_the_scaler_within_minutes_of_the_newest_load(
+    trained, tmp_path: Path
+) -> None:
+    """The hour's run forecasts from 23:00; at 23:10 the load triples, which no forecast
+    saw. The refresh at 23:35 (the stored model, no refit) puts the load observed at 23:34
+    under the value the scaler serves at 23:36, a prediction two minutes old; without it the
+    scaler serves the hourly run's value, 37 minutes old and a third of the load."""
+    frame, registry = trained
+    hour = END - timedelta(hours=1)
+    ramped = frame.copy()
+    ramped.loc[ramped.index >= hour + timedelta(minutes=10), "a:request_rate"] *= 3
+    source = MemorySource(ramped)
+    url = f"sqlite:///{tmp_path / 'aiops.db'}"
+    now = hour + timedelta(minutes=36)
+
+    def served() -> dict:
+        config = ScalerConfig(store_url=url, catalog=CATALOG, now=lambda: now, http_port=0)
+        scaler = start_scaler(config)
+        try:
+            status, body = http_get(f"{scaler.http_url}/api/v1/scaling/a")
+        finally:
+            scaler.stop(grace=0)
+        assert status == 200
+        return json.loads(body)
+
+    with Store.open(url) as store:
+        predict_services(store, source, CATALOG, ["a"], hour - timedelta(hours=1), hour,
+                         registry, SETTINGS)  # fmt: skip
+    before = served()
+    with Store.open(url) as store:
+        totals = refresh_scaling(store, source, CATALOG, now - timedelta(minutes=6),
+                                 now - timedelta(minutes=1), registry)  # fmt: skip
+        alerts = store.read("predictive_alerts")
+    after = served()
+
+    newest = float(ramped.loc[now - timedelta(minutes=2), "a:request_rate"])
+    assert before["source"] == "prediction" and before["age_seconds"] == 37 * 60
+    assert before["value"] < newest / 2
+    assert totals["services"] == 3 and totals["predictions"] > 0  # every scaled service
+    assert after["source"] == "prediction" and after["age_seconds"] == 2 * 60
+    assert after["value"] >= newest
+    assert alerts == []  # the refresh raises none; the hourly run does
+
+
+# -- aiops scaler plan ------------------------------------------------------------------------
+
+
+def test_the_plan_replays_the_last_day_with_the_stored_forecaster(trained) -> None:
+    """A day of a daily-cycle load, replayed with the forecaster the nightly stored: what
+    scaling asked for is short of the load less often than reactive scaling, and the
+    replica-hours are counted against perfect foresight's."""
+    frame, registry = trained
+    plan = plan_scaling(MemorySource(frame), CATALOG, registry, "a", END, 1.0)
+
+    assert plan.models == (NIGHT.strftime("%Y%m%dT%H%M%SZ"),)  # the one stored version
+    # every minute after the day's first, up to the last sample before END
+    assert len(plan.replay.times) == 24 * 60 - 1
+    assert min(plan.replay.times) > END - timedelta(days=1)
+    totals = plan.totals()
+    ours, reactive, perfect = totals["ours"], totals["reactive"], totals["perfect"]
+    assert ours["short"] < reactive["short"] / 2
+    assert perfect["short"] == 0 and perfect["cost_vs_perfect"] == 1
+    assert 1 <= ours["cost_vs_perfect"] < 1.5
+    (day,) = plan.days()
+    assert day["bins"] == 24 * 60 - 1 and day["ours_short"] == pytest.approx(ours["short"])
+    with pytest.raises(PlanError, match="zzz"):
+        plan_scaling(MemorySource(frame), CATALOG, registry, "zzz", END, 1.0)
+
+
+def test_aiops_scaler_plan_prints_the_days_against_reactive(
+    trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame, registry = trained
+    signals = tmp_path / "signals.csv.gz"
+    frame.loc[frame.index >= END - timedelta(days=3)].to_csv(signals, index_label="timestamp")
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(catalog_yaml(
+        "  a:\n    owner: acme/a\n    team: shop\n"
+        "    scaling: {capacity_per_replica: 30, min_replicas: 1, max_replicas: 8, lead_time: 5m}\n"
+    ))  # fmt: skip
+    monkeypatch.setenv("AIOPS_METRICS_FILE", str(signals))
+    args = ["scaler", "plan", "a", "--days", "1", "--at", END.isoformat(), "--catalog",
+            str(catalog), "--models", str(registry.root)]  # fmt: skip
+
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("a: request_rate, 30 per replica, 1-8 replicas, lead 300 s")
+    assert "2026-10-12" in out and "short ours" in out
+    assert "of the time against" in out and "reactive" in out
+
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["totals"]["ours"]["short"] < doc["totals"]["reactive"]["short"]
+    assert main(["scaler", "plan", "nope", "--catalog", str(catalog), "--models",
+                 str(registry.root)]) == 2  # fmt: skip
+    assert "unknown service 'nope'" in capsys.readouterr().err
