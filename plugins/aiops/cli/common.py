@@ -65,3 +65,21 @@ def columns(
         ]
         lines.append((indent + "  ".join(parts)).rstrip())
     return lines
+
+
+def signal_source(prometheus: str | None):
+    """Where a command reads signals: `--prometheus URL`, else the signals file named by
+    AIOPS_METRICS_FILE."""
+    import os
+    from pathlib import Path
+
+    from aiops.sources.frame_source import SignalsFileSource
+    from aiops.sources.prometheus import PrometheusClient
+    from aiops.sources.signals import PrometheusSignalSource
+
+    if prometheus:
+        return PrometheusSignalSource(PrometheusClient(prometheus))
+    path = os.environ.get("AIOPS_METRICS_FILE")
+    if path:
+        return SignalsFileSource(Path(path))
+    raise ValueError("give --prometheus URL (or set AIOPS_METRICS_FILE to a signals file)")

@@ -1,4 +1,6 @@
-"""`aiops scaler serve`: the KEDA external scaler serving the stored forecasts until stopped."""
+"""`aiops scaler serve`: the KEDA external scaler serving the stored forecasts until stopped;
+`aiops scaler plan SERVICE`: what predictive scaling asked for over the last days, how often
+it was short of the load and what it cost, beside reactive scaling."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from aiops.cli.common import parse_utc
+from aiops.cli.common import columns, parse_utc, signal_source
 
 
 def _cmd_scaler_serve(args: argparse.Namespace) -> int:
@@ -58,6 +60,49 @@ def _cmd_scaler_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scaler_plan(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from aiops.catalog import CatalogError, load_catalog
+    from aiops.model_registry import ModelRegistry
+    from aiops.predictive.plan import PlanError, plan_scaling
+    from aiops.settings import models_root
+    from aiops.sources.prometheus import PrometheusError
+
+    try:
+        catalog = load_catalog(args.catalog)
+        at = parse_utc(args.at, "--at") if args.at else datetime.now(UTC).replace(second=0)
+        at = at.replace(second=0, microsecond=0)
+        registry = ModelRegistry(args.models or models_root())
+        plan = plan_scaling(signal_source(args.prometheus), catalog, registry, args.service,
+                            at, args.days)  # fmt: skip
+    except (CatalogError, PlanError, PrometheusError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(plan.to_json(), indent=1))
+        return 0
+    s = plan.scaling
+    print(f"{plan.service}: {plan.metric}, {s.capacity_per_replica:g} per replica, "
+          f"{s.min_replicas}-{s.max_replicas} replicas, lead {s.lead_time:g} s, quantile "
+          f"{s.target_quantile:g}; {plan.span[0]:%Y-%m-%d %H:%M} to {plan.span[1]:%Y-%m-%d %H:%M} "
+          f"UTC, forecasters {', '.join(plan.models)}")  # fmt: skip
+    header = ["day", "bins", "load mean", "load peak", "replicas (ours)", "short ours",
+              "short reactive", "replica-h ours", "reactive", "perfect"]  # fmt: skip
+    rows = [[d["day"], d["bins"], f"{d['load_mean']:.1f}", f"{d['load_peak']:.1f}",
+             f"{d['ours_replicas_mean']:.1f}", f"{d['ours_short']:.1%}",
+             f"{d['reactive_short']:.1%}", f"{d['ours_replica_hours']:.0f}",
+             f"{d['reactive_replica_hours']:.0f}", f"{d['perfect_replica_hours']:.0f}"]
+            for d in plan.days()]  # fmt: skip
+    print("\n".join(columns(header, rows, numeric=tuple(header[1:]))))
+    t = plan.totals()
+    print(f"all: short {t['ours']['short']:.1%} of the time against {t['reactive']['short']:.1%} "
+          f"reactive; {t['ours']['cost_vs_perfect']:.2f}x the replica-hours of perfect "
+          f"foresight (reactive {t['reactive']['cost_vs_perfect']:.2f}x)")  # fmt: skip
+    return 0
+
+
 def _service_count(item: str) -> tuple[str, int]:
     service, sep, count = item.partition("=")
     if not sep or not count.strip().isdigit():
@@ -105,3 +150,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--tls-client-ca", type=Path, default=None, help="require client certs signed by this CA"
     )
     c.set_defaults(func=_cmd_scaler_serve)
+
+    c = ssub.add_parser(
+        "plan", help="replicas asked over the last days, how often short, the cost, vs reactive"
+    )
+    c.add_argument("service", help="a catalog service with a scaling section")
+    c.add_argument("--days", type=float, default=3.0, help="days replayed (default 3)")
+    c.add_argument("--at", default=None, metavar="ISO_TIME", help="end of the replay (now)")
+    c.add_argument("--catalog", type=Path, default=None, help="catalog (default $AIOPS_CATALOG)")
+    c.add_argument("--prometheus", default=None, help="Prometheus base URL")
+    c.add_argument("--models", default=None, help="model registry (default $AIOPS_MODELS)")
+    c.add_argument("--json", action="store_true", help="the plan as JSON")
+    c.set_defaults(func=_cmd_scaler_plan)

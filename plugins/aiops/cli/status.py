@@ -4,25 +4,11 @@ its newest point, and why it is not scored when it is not."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiops.cli.common import columns, parse_utc
-
-
-def _source(args: argparse.Namespace):
-    from aiops.sources.frame_source import SignalsFileSource
-    from aiops.sources.prometheus import PrometheusClient
-    from aiops.sources.signals import PrometheusSignalSource
-
-    if args.prometheus:
-        return PrometheusSignalSource(PrometheusClient(args.prometheus))
-    path = os.environ.get("AIOPS_METRICS_FILE")
-    if path:
-        return SignalsFileSource(Path(path))
-    raise ValueError("give --prometheus URL (or set AIOPS_METRICS_FILE to a signals file)")
+from aiops.cli.common import columns, parse_utc, signal_source
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -36,7 +22,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     try:
         catalog = load_catalog(args.catalog)
         at = parse_utc(args.at, "--at") if args.at else datetime.now(UTC).replace(second=0)
-        source = _source(args)
+        source = signal_source(args.prometheus)
         registry = ModelRegistry(args.models or models_root())
         try:
             store: Store | None = Store.open(resolve_store_url(args.store), create=False)
