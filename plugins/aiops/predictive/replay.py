@@ -8,6 +8,7 @@ newest hour at or before d, and the load of the bins complete by d. Strategies:
 
 - `ours`: `scaling_values` on that forecast with the load observed at d as its floor (what
   the refresh task serves), for each policy given;
+- `point`: the point forecast for the bin (what was served before the decision rule);
 - `reactive`: the load of the last bin observed by d (an HPA on the current metric);
 - `predictkube`: max(the forecast for the bin, the last observed load), PredictKube's rule;
 - `upper80`: the forecast interval's upper end for the bin (its point without an interval);
@@ -31,7 +32,7 @@ from aiops.catalog import Scaling
 from aiops.forecast import ForecastSet
 from aiops.predictive.scaling import desired_replicas, scaling_values
 
-PEERS = ("reactive", "predictkube", "upper80", "perfect")
+PEERS = ("point", "reactive", "predictkube", "upper80", "perfect")
 #: The model a decision at an hour uses: the newest one trained by then, or None.
 ModelAt = Callable[[pd.Timestamp], ForecastSet | None]
 
@@ -140,6 +141,7 @@ def _score_hour(
         observed = float(before.iloc[-1]) if len(before) else float("nan")
         point, upper = _at(path["mean"], t), _at(path["upper"], t)
         values = {
+            "point": point,
             "reactive": observed,
             "predictkube": _floored(point, observed),
             "upper80": upper if np.isfinite(upper) else point,
