@@ -21,7 +21,6 @@ from aiops.cli.main import main
 from aiops.errors import ServicesFailed
 from aiops.forecast import ForecastConfig
 from aiops.model_registry import ModelRegistry
-from aiops.predictive.plan import PlanError, plan_scaling
 from aiops.predictive.pipeline import (
     PredictionSettings,
     predict_service,
@@ -29,7 +28,9 @@ from aiops.predictive.pipeline import (
     refresh_scaling,
     train_forecasts,
 )
+from aiops.predictive.plan import PlanError, plan_scaling
 from aiops.scaler import ScalerConfig, start_scaler
+from aiops.scaler.client import ScalerClient
 from aiops.sources.signals import SignalSeries
 from aiops.store import Store
 from support.catalogs import catalog_yaml
@@ -218,14 +219,19 @@ def test_the_refresh_keeps_the_scaler_within_minutes_of_the_newest_load(
     now = hour + timedelta(minutes=36)
 
     def served() -> dict:
+        """What the scaler answers: its HTTP view, with the value KEDA's GetMetrics gets."""
         config = ScalerConfig(store_url=url, catalog=CATALOG, now=lambda: now, http_port=0)
         scaler = start_scaler(config)
         try:
             status, body = http_get(f"{scaler.http_url}/api/v1/scaling/a")
+            with ScalerClient(scaler.grpc_target) as keda:
+                metric = keda.metrics({"service": "a"})
         finally:
             scaler.stop(grace=0)
         assert status == 200
-        return json.loads(body)
+        doc = json.loads(body)
+        assert metric == pytest.approx(doc["value"])
+        return doc
 
     with Store.open(url) as store:
         predict_services(store, source, CATALOG, ["a"], hour - timedelta(hours=1), hour,
