@@ -28,7 +28,7 @@ origins, say every Saturday, should pay for it; "median" forgives them).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -83,9 +83,14 @@ def fit_groups(origins: np.ndarray, config: ForecastConfig) -> list[tuple[int, l
 
 
 def run_backtest(
-    grid: StepGrid, config: ForecastConfig, forecasters: Mapping[str, Forecaster]
+    grid: StepGrid,
+    config: ForecastConfig,
+    forecasters: Mapping[str, Forecaster],
+    only: Mapping[str, Sequence[str]] | None = None,
 ) -> Backtest:
-    """Forecasts of each candidate from each origin, for every series of grid."""
+    """Forecasts of each candidate from each origin, for every series of grid; a candidate
+    in `only` just for those series (NaN elsewhere: it is not scored there, so it cannot be
+    chosen; aiops.forecast.sparing)."""
     origins = origin_positions(len(grid.t_ns), config)
     horizon = config.horizon_steps
     n_series = len(grid.keys)
@@ -95,7 +100,15 @@ def run_backtest(
     plan = BacktestPlan(origins, fit_groups(origins, config), horizon)
     forecasts: dict[str, np.ndarray] = {}
     for name, forecaster in forecasters.items() if len(origins) else ():
-        out = forecaster.backtest(grid, plan)
+        subset = None if only is None else only.get(name)
+        if subset is None:
+            out = forecaster.backtest(grid, plan)
+        else:
+            out = np.full(actual.shape, np.nan)
+            wanted = [k for k in grid.keys if k in set(subset)]
+            if wanted:
+                positions = [grid.keys.index(k) for k in wanted]
+                out[:, :, positions] = forecaster.backtest(grid.columns(wanted), plan)
         if out.shape != actual.shape:
             raise ForecastError(
                 f"{name}: backtest returned shape {out.shape}, expected {actual.shape} "

@@ -96,6 +96,11 @@ class ForecastConfig:
     interval_buckets: int = 6  # lead-time buckets for the interval (at most one per step)
     workers: int = field(default_factory=default_workers)  # Prophet process pool size
     keep_all: bool = False  # also keep every non-chosen candidate (diagnostics, benchmarks)
+    # candidates backtested on a series only where they are its choice, on its first night
+    # and on its re-check day every `recheck_days` (aiops.forecast.sparing): Prophet costs
+    # about fifty times the others and wins few series
+    sparing: tuple[str, ...] = ("prophet",)
+    recheck_days: int = 7
     # the built-in candidates' own configs (their `config_field`s)
     naive: SeasonalNaiveConfig = field(default_factory=SeasonalNaiveConfig)
     baseline: BaselineForecastConfig = field(default_factory=BaselineForecastConfig)
@@ -135,6 +140,14 @@ class ForecastConfig:
             )
         if self.min_origins < 1:
             raise ForecastError(f"ForecastConfig.min_origins: must be >= 1, got {self.min_origins}")
+        if self.recheck_days < 1:
+            raise ForecastError(
+                f"ForecastConfig.recheck_days: must be >= 1, got {self.recheck_days}"
+            )
+        if isinstance(self.sparing, str):
+            raise ForecastError(
+                f"ForecastConfig.sparing: expected a tuple of candidate names, got {self.sparing!r}"
+            )
         if self.choice_stat not in ("mean", "median"):
             raise ForecastError(
                 f"ForecastConfig.choice_stat: expected 'mean' or 'median', got {self.choice_stat!r}"

@@ -45,6 +45,7 @@ from aiops.forecast.grid import StepGrid, ns_index, timestamp_ns, to_step_grid
 from aiops.forecast.intervals import fallback_offsets, interval_offsets
 from aiops.forecast.naive import SeasonalNaive
 from aiops.forecast.registry import forecaster_class
+from aiops.forecast.sparing import carried_checks, due_keys
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,12 @@ class ForecastSet:
 
     # --- fit ----------------------------------------------------------------------------
 
-    def fit(self, frame: pd.DataFrame) -> ForecastSet:
-        """Backtest the candidates on every series, keep each series' best; returns self."""
+    def fit(self, frame: pd.DataFrame, previous: ForecastSet | None = None) -> ForecastSet:
+        """Backtest the candidates on every series, keep each series' best; returns self.
+
+        `previous` (the last night's set) spares the costly candidates (`config.sparing`):
+        each is backtested only where it is the series' choice, on the series' first night
+        and on its re-check day (aiops.forecast.sparing)."""
         cfg = self.config
         started = time.perf_counter()
         grid = to_step_grid(_to_model_scale(frame, cfg), cfg.step_ns, "fit")
@@ -84,9 +89,15 @@ class ForecastSet:
         forecasters = candidate_forecasters(cfg)
         choices: dict[str, dict[str, Any]] = {}
         offsets: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        night = pd.Timestamp(int(grid.t_ns[-1]), tz="UTC").date()
+        before = previous.choices_ if previous is not None else None
+        only = {
+            name: due_keys(name, eligible, before, night, cfg.recheck_days)
+            for name in cfg.sparing if name in forecasters
+        }  # fmt: skip
         if eligible:
             sub = grid.columns(eligible)
-            backtest = run_backtest(sub, cfg, forecasters)
+            backtest = run_backtest(sub, cfg, forecasters, only)
             scores = score_backtest(backtest, cfg)
             first_choice = choose(scores, cfg, len(backtest.origins), len(eligible))
             for name, forecaster in forecasters.items():
@@ -107,6 +118,10 @@ class ForecastSet:
                 offsets[name] = {k: (lo[:, j], hi[:, j]) for j, k in enumerate(eligible)}
             for j, key in enumerate(eligible):
                 entry: dict[str, Any] = {"model": chosen[j], "scores": _scores_of(scores, j)}
+                if only:
+                    entry["checked"] = carried_checks(
+                        key, before, {n: set(k) for n, k in only.items()}, night
+                    )
                 if chosen[j] != first_choice[j]:
                     entry["note"] = f"{first_choice[j]}'s final fit failed: next best"
                 if chosen[j] is None:

@@ -103,9 +103,12 @@ def train_forecasts(
     settings: PredictionSettings | None = None,
 ) -> ModelMeta:
     """Fit, backtest and store the service's forecasters on its validated training frame
-    (default settings read when called, so AIOPS_FORECAST_CANDIDATES applies)."""
+    (default settings read when called, so AIOPS_FORECAST_CANDIDATES applies). The set
+    stored for an earlier night (strictly before `window_end`, so a rerun of this night
+    does the same work) spares the costly candidates where they do not pay."""
     settings = settings or PredictionSettings()
-    forecasts = ForecastSet(settings.forecast).fit(frame)
+    previous = _previous_forecasts(registry, service, window_end)
+    forecasts = ForecastSet(settings.forecast).fit(frame, previous)
     choices = {key: choice["model"] for key, choice in forecasts.choices_.items()}
     meta = ModelMeta(
         name=forecast_model_name(service),
@@ -124,6 +127,23 @@ def train_forecasts(
     )
     registry.save(meta, lambda folder: forecasts.save(folder / "forecast"))
     return meta
+
+
+def _previous_forecasts(
+    registry: ModelRegistry, service: str, window_end: datetime
+) -> ForecastSet | None:
+    found = registry.latest_good(forecast_model_name(service),
+                                 as_of=window_end - timedelta(microseconds=1))  # fmt: skip
+    if found is None:
+        return None
+    path, _ = found
+    try:
+        with tempfile.TemporaryDirectory(prefix="aiops-train-") as tmp:
+            return ForecastSet.load(registry.local_copy(path, Path(tmp)) / "forecast")
+    except (ForecastError, OSError, ValueError, KeyError) as exc:  # unreadable: a full night
+        log.warning("%s: previous forecasters at %s not read (%s); every candidate runs",
+                    service, path, exc)  # fmt: skip
+        return None
 
 
 def train_service_forecasts(

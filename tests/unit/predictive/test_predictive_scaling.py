@@ -51,14 +51,19 @@ def test_capacity_must_be_positive() -> None:
 def _forecast(values: list[float], width: float = 0.0) -> pd.DataFrame:
     index = pd.date_range(T0 + timedelta(minutes=5), periods=len(values), freq="5min")
     mean = np.array(values, dtype=float)
-    return pd.DataFrame(
-        {"mean": mean, "lower": mean - width, "upper": mean + width}, index=index
-    )
+    return pd.DataFrame({"mean": mean, "lower": mean - width, "upper": mean + width}, index=index)
 
 
 def _scaling(**knobs) -> Scaling:
-    base = {"capacity_per_replica": 24, "min_replicas": 1, "max_replicas": 10,
-            "lead_time": 600, "target_quantile": 0.5, "refresh": 300, "scale_down_window": 0}
+    base = {
+        "capacity_per_replica": 24,
+        "min_replicas": 1,
+        "max_replicas": 10,
+        "lead_time": 600,
+        "target_quantile": 0.5,
+        "refresh": 300,
+        "scale_down_window": 0,
+    }
     return Scaling(**{**base, **knobs})  # fmt: skip
 
 

@@ -1,0 +1,68 @@
+"""Costly candidates only where they pay: which series a sparing candidate (Prophet, by
+default) is backtested on tonight.
+
+Prophet costs about fifty times the other candidates per series and wins few of them, so
+backtesting it on every series every night is most of a nightly's time for little. A
+sparing candidate is backtested on a series when:
+
+- there is no earlier night for the series (nothing says it loses there);
+- it is the series' current choice (it must keep earning it);
+- the series' re-check comes round: every `recheck_days`, on a day fixed by the series'
+  name (so a fleet's re-checks spread over the week instead of landing on one night), or
+  when its last check is that long ago (a missed night does not skip a check).
+
+Elsewhere its backtest is left out, so it cannot be chosen, and the night costs what the
+cheap candidates cost. The day of each candidate's last backtest is kept in the series'
+choice (`checked`), carried from night to night.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+
+def recheck_slot(key: str, recheck_days: int) -> int:
+    """The day of the `recheck_days` cycle on which `key` is re-checked."""
+    return zlib.crc32(key.encode()) % recheck_days
+
+
+def due_keys(
+    candidate: str,
+    keys: Iterable[str],
+    previous: Mapping[str, Mapping[str, Any]] | None,
+    day: date,
+    recheck_days: int,
+) -> list[str]:
+    """The keys `candidate` is backtested on for a night ending on `day`, given the previous
+    night's choices (`ForecastSet.choices_`; None: no previous night)."""
+    out = []
+    for key in keys:
+        before = None if previous is None else previous.get(key)
+        last = None if before is None else before.get("checked", {}).get(candidate)
+        if (
+            before is None
+            or before.get("model") == candidate
+            or last is None
+            or (day - date.fromisoformat(last)).days >= recheck_days
+            or day.toordinal() % recheck_days == recheck_slot(key, recheck_days)
+        ):
+            out.append(key)
+    return out
+
+
+def carried_checks(
+    key: str,
+    previous: Mapping[str, Mapping[str, Any]] | None,
+    backtested: Mapping[str, set[str]],
+    day: date,
+) -> dict[str, str]:
+    """The `checked` entry of a series' choice: tonight's day for the candidates backtested
+    on it tonight, the previous night's for the others."""
+    before = {} if previous is None else dict(previous.get(key, {}).get("checked", {}))
+    for candidate, keys in backtested.items():
+        if key in keys:
+            before[candidate] = day.isoformat()
+    return dict(sorted(before.items()))
