@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from aiops.airflow.dagkit import START_DATE, data_interval, default_args, interval_timetable
+from aiops.airflow.dagkit import POOL, START_DATE, data_interval, default_args, interval_timetable
 
 
 @dag(
@@ -25,7 +25,7 @@ from aiops.airflow.dagkit import START_DATE, data_interval, default_args, interv
     doc_md=__doc__,
 )
 def aiops_scaling():
-    @task
+    @task(pool=POOL)  # its Prometheus queries share the cap with the other DAGs'
     def refresh_scaling() -> dict:
         from aiops.airflow import tasks
 
