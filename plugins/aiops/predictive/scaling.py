@@ -81,6 +81,7 @@ def unbiased_mean(forecast: pd.DataFrame, level: float, log_scale: bool = False)
     lower, upper = (np.log1p(np.clip(forecast[c].to_numpy(dtype=float), 0.0, None))
                     for c in ("lower", "upper"))  # fmt: skip
     spread = (upper - lower) / (2 * _Z((1 + level) / 2))
+    spread = np.where(np.isfinite(spread), spread, 0.0)  # no interval yet: the centre
     return np.expm1(np.log1p(np.clip(centre, 0.0, None)) + spread**2 / 2)
 
 

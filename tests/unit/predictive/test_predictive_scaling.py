@@ -136,3 +136,11 @@ def test_replicas_at_t_are_what_keda_asks_for_from_the_row_at_t_plus_lead() -> N
     plan = replicas_plan(values, _scaling(lead_time=300))
     assert plan.iloc[:3].tolist() == [2, 5, 5]
     assert plan.iloc[3:].isna().all()
+
+
+def test_without_an_interval_yet_the_point_forecast_stands_in() -> None:
+    """A series too short to backtest has no interval: its quantiles and its mean are the
+    point forecast, never NaN (a NaN would ask for the safe maximum, or store no mean)."""
+    frame = pd.DataFrame({"mean": [80.0, 90.0], "lower": [np.nan] * 2, "upper": [np.nan] * 2})
+    assert forecast_quantile(frame, 0.9, 0.8, log_scale=True).tolist() == pytest.approx([80, 90])
+    assert unbiased_mean(frame, 0.8, log_scale=True).tolist() == pytest.approx([80, 90])
