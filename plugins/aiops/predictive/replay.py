@@ -105,8 +105,7 @@ def replay_scaling(
         if model is not None:
             path = model.predict(frame[frame.index <= hour], hour).get(key)
         if path is not None and not path.empty:
-            _score_hour(out, load, path, hour, lead, first, policies, model.is_log(key),
-                        (start, end))  # fmt: skip
+            _score_hour(out, load, path, hour, lead, first, policies, model, key, (start, end))
         hour += pd.Timedelta(hours=1)
     return out
 
@@ -119,7 +118,8 @@ def _score_hour(
     lead: pd.Timedelta,
     first: Scaling,
     policies: Mapping[str, Scaling],
-    log_scale: bool,
+    model: ForecastSet,
+    key: str,
     span: tuple[pd.Timestamp, pd.Timestamp],
 ) -> None:
     step = out.step
@@ -128,18 +128,23 @@ def _score_hour(
     bins = bins[(bins > span[0]) & (bins <= span[1])]
     if len(bins) == 0:
         return
-    level = 0.8
-    decided = {name: scaling_values(path, policy, level=level, log_scale=log_scale)
-               for name, policy in policies.items()}  # fmt: skip
-    seen = load[load.index <= hour + pd.Timedelta(hours=1)].dropna()
+    level, log_scale = model.config.level, model.is_log(key)
+    targets = path.index.as_unit("ns").asi8
+    columns = {"point": path["mean"].to_numpy(float), "upper": path["upper"].to_numpy(float)}
+    for name, policy in policies.items():
+        decided = scaling_values(path, policy, level=level, log_scale=log_scale)
+        columns[name] = decided.to_numpy(float)
+    seen = load.dropna()
+    seen_t, seen_v = seen.index.as_unit("ns").asi8, seen.to_numpy(float)
     capacity, low, high = first.capacity_per_replica, first.min_replicas, first.max_replicas
     for t in bins:
         actual = load.get(t)
         if actual is None or not np.isfinite(actual):
             continue
-        before = seen[seen.index <= t - step - lead]  # bins complete by the decision
-        observed = float(before.iloc[-1]) if len(before) else float("nan")
-        point, upper = _at(path["mean"], t), _at(path["upper"], t)
+        # the last bin complete by the decision, and the forecast rows for the bin
+        observed = _last(seen_t, seen_v, (t - step - lead).value)
+        at = {name: _last(targets, values, t.value) for name, values in columns.items()}
+        point, upper = at.pop("point"), at.pop("upper")
         values = {
             "point": point,
             "reactive": observed,
@@ -147,8 +152,7 @@ def _score_hour(
             "upper80": upper if np.isfinite(upper) else point,
             "perfect": float(actual),
         }
-        for name, decision in decided.items():
-            values[name] = _floored(_at(decision, t), observed)
+        values.update({name: _floored(value, observed) for name, value in at.items()})
         perfect = desired_replicas(float(actual), capacity, low, high)
         out.times.append(t)
         out.loads.append(float(actual))
@@ -168,12 +172,11 @@ def _floored(value: float, observed: float) -> float:
     return max(value, observed) if np.isfinite(value) else observed
 
 
-def _at(values: pd.Series, when: pd.Timestamp) -> float:
-    """The value labelled `when`, else the last one before it (else the first)."""
-    if when in values.index:
-        return float(values.loc[when])
-    before = values[values.index <= when]
-    return float(before.iloc[-1]) if len(before) else float(values.iloc[0])
+def _last(times_ns: np.ndarray, values: np.ndarray, when_ns: int) -> float:
+    """The value at the last time at or before `when_ns`; NaN when there is none (a value
+    from later would be one the decision could not have known)."""
+    i = int(np.searchsorted(times_ns, when_ns, side="right")) - 1
+    return float(values[i]) if i >= 0 else float("nan")
 
 
 def hours_of(replay: Replay, name: str) -> float:
