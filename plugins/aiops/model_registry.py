@@ -135,13 +135,8 @@ class ModelRegistry:
         self, name: str, as_of: datetime | None = None
     ) -> tuple[UPath, ModelMeta] | None:
         """The newest good version whose training data ended at or before `as_of`."""
-        candidates = [
-            m for m in self.versions(name) if m.good and (as_of is None or m.data_end_dt <= as_of)
-        ]
-        if not candidates:
-            return None
-        meta = candidates[-1]
-        return self.root / name / meta.version, meta
+        meta = newest_good(self.versions(name), as_of)
+        return None if meta is None else (self.root / name / meta.version, meta)
 
     def local_copy(self, path: UPath, into: Path) -> Path:
         """A local folder holding the artifact (itself when already local), for `Model.load`."""
@@ -166,3 +161,11 @@ class ModelRegistry:
             else:
                 path.fs.rm(path.path, recursive=True)
         return removed
+
+
+def newest_good(versions: list[ModelMeta], as_of: datetime | None = None) -> ModelMeta | None:
+    """Of `versions` (oldest first, as `ModelRegistry.versions` lists them), the newest good
+    one whose training data ended at or before `as_of`; for callers that ask many times
+    and list the versions once."""
+    trained = [m for m in versions if m.good and (as_of is None or m.data_end_dt <= as_of)]
+    return trained[-1] if trained else None

@@ -7,7 +7,7 @@ prints it."""
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import pandas as pd
 from aiops.catalog import Catalog, Scaling
 from aiops.forecast import ForecastSet
 from aiops.metrics.frames import fetch_validated, service_frame, window_grid
-from aiops.model_registry import ModelRegistry
+from aiops.model_registry import ModelRegistry, newest_good
 from aiops.predictive.pipeline import forecast_model_name
 from aiops.predictive.replay import Replay, hours_of, replay_scaling
 from aiops.sources.signals import SignalSource
@@ -30,20 +30,22 @@ class PlanError(ValueError):
     """A plan that cannot be made; the message says which service and why."""
 
 
-@dataclass
 class StoredModels:
-    """The newest forecaster stored by an hour, loaded once per version."""
+    """The newest forecaster stored by an hour: the registry's versions listed once, each
+    loaded once (a replay asks every hour)."""
 
-    registry: ModelRegistry
-    service: str
-    used: dict[str, ForecastSet] = field(default_factory=dict)
+    def __init__(self, registry: ModelRegistry, service: str) -> None:
+        self.registry = registry
+        self.name = forecast_model_name(service)
+        self.versions = registry.versions(self.name)
+        self.used: dict[str, ForecastSet] = {}
 
     def __call__(self, hour: pd.Timestamp) -> ForecastSet | None:
-        found = self.registry.latest_good(forecast_model_name(self.service), as_of=hour)
-        if found is None:
+        meta = newest_good(self.versions, hour)
+        if meta is None:
             return None
-        path, meta = found
         if meta.version not in self.used:
+            path = self.registry.root / self.name / meta.version
             with tempfile.TemporaryDirectory(prefix="aiops-plan-") as tmp:
                 local = self.registry.local_copy(path, Path(tmp)) / "forecast"
                 self.used[meta.version] = ForecastSet.load(local)
