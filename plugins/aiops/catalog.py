@@ -41,7 +41,7 @@ class CatalogError(ValueError):
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_seconds), Field(gt=0)]
-SecondsOrNone = Annotated[float, BeforeValidator(parse_duration_seconds), Field(ge=0)]
+NonNegativeSeconds = Annotated[float, BeforeValidator(parse_duration_seconds), Field(ge=0)]
 Number = Annotated[float, BeforeValidator(parse_number)]
 
 
@@ -139,14 +139,14 @@ class Scaling(_Model):
     capacity_per_replica: Number = Field(gt=0)
     min_replicas: int = Field(ge=0)
     max_replicas: int = Field(ge=1)
-    lead_time: SecondsOrNone = 600.0
+    lead_time: NonNegativeSeconds = 600.0
     target_quantile: float = Field(
         TARGET_QUANTILE, gt=0, lt=1, description="quantile of the predicted load to serve"
     )
-    refresh: SecondsOrNone = Field(
+    refresh: NonNegativeSeconds = Field(
         300.0, description="how often a new decision takes effect (the refresh task)"
     )
-    scale_down_window: SecondsOrNone = Field(
+    scale_down_window: NonNegativeSeconds = Field(
         300.0, description="a lower value must last this long before replicas drop"
     )
 

@@ -80,6 +80,19 @@ def open_log_file(path: Path | str) -> IO[str]:
     return path.open(encoding="utf-8", errors="replace", newline="")
 
 
+def _unplaceable(
+    handle: IO[str], name: str, file_service: str, reason: str
+) -> Iterator[Quarantined]:
+    """A file nothing places in time (no layout recognised, or one without a time): every
+    non-blank line quarantined with `reason`, once per read as any unplaced line is."""
+    top = _Top(name, file_service)
+    for number, raw in enumerate(handle, 1):
+        line = raw.rstrip("\r\n")
+        if line and not line.isspace():
+            yield from top.hold(number, line, reason)
+    yield from top.release(True)
+
+
 def _timeless(fmt: LogFormat) -> str:
     return (
         f"log format {fmt.format!r}: has no time field (<Timestamp>, <Date> <Time>, "
@@ -166,6 +179,8 @@ class LogFileSource:
                 with open_log_file(file) as handle:
                     if isinstance(layout, JsonLinesFormat):
                         yield from self._json_records(handle, name, service, lo, hi, layout)
+                    elif isinstance(layout, str):
+                        yield from _unplaceable(handle, name, service, layout)
                     else:
                         yield from self._text_records(handle, name, service, lo, hi, layout)
             except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a broken gzip
@@ -201,17 +216,8 @@ class LogFileSource:
         file_service: str,
         lo: int,
         hi: int,
-        layout: LogFormat | str,
+        fmt: LogFormat,
     ) -> Iterator[LogRecord | Quarantined]:
-        if isinstance(layout, str):  # nothing places these lines in time: all are quarantined
-            top = _Top(name, file_service)
-            for number, raw in enumerate(handle, 1):
-                line = raw.rstrip("\r\n")
-                if line and not line.isspace():
-                    yield from top.hold(number, line, layout)
-            yield from top.release(True)
-            return
-        fmt = layout
         fullmatch, time_of = fmt.regex.fullmatch, fmt.timestamp_of_match
         skip = {*fmt.time_fields, "Content", "Level"}
         has_level = "Level" in fmt.fields
