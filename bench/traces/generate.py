@@ -72,12 +72,18 @@ def trace_files(cache: Path, *, traces_per_hour: int, hours: int, seed: int) -> 
         data = json.loads(path.read_bytes())["data"]
         traces += len(data)
         spans += sum(len(t["spans"]) for t in data)
-    manifest = {
-        **wanted,
-        "traces": traces,
-        "spans": spans,
-        "files": {p.name: p.stat().st_size for p in paths},
-    }
+    files = {p.name: p.stat().st_size for p in paths}
+    return published(tmp, folder, wanted, {"traces": traces, "spans": spans, "files": files},
+                     started)  # fmt: skip
+
+
+def published(
+    tmp: Path, folder: Path, wanted: dict[str, Any], counts: dict[str, Any], started: float
+) -> TraceFiles:
+    """The files generated into `tmp`, with a manifest of `wanted` (what they were made from)
+    and `counts`, moved to `folder` whole (a half-written folder is never taken for a cached
+    one) and read back."""
+    manifest = {**wanted, **counts}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)

@@ -34,11 +34,11 @@ import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.traces.generate import MANIFEST, TraceFiles, cached_files
+from bench.traces.generate import TraceFiles, cached_files, published
 
 T0_US = 1_730_246_400_000_000  # 2024-10-30T00:00:00Z
 HOUR_US = 3_600_000_000
@@ -116,14 +116,8 @@ def shape_files(cache: Path, shape: Shape, *, spans: int, seed: int) -> TraceFil
         traces += len(data)
         made += in_file
         hour += 1
-    manifest = {**wanted, "traces": traces, "spans": made, "files": files}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
-    out = cached_files(folder, wanted)
-    if out is None:
-        raise RuntimeError(f"{folder}: generated files do not match their manifest")
-    return replace(out, generated_s=time.perf_counter() - started)
+    return published(tmp, folder, wanted, {"traces": traces, "spans": made, "files": files},
+                     started)  # fmt: skip
 
 
 def _digest() -> str:
