@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aiops.cli.common import InputError
-from aiops.logs.auto_format import Detected, detect_format
+from aiops.logs.auto_format import AUTO, Detected, detect_format
 from aiops.logs.formats import (
     DEFAULT_FORMAT,
     JsonLinesFormat,
@@ -45,8 +45,7 @@ UNMATCHED_SHOWN = 5  # unmatched lines named in the summary
 Row = tuple[int, dict[str, str] | None, str, str, int | None]
 
 
-AUTO = "auto"
-PLAIN = LogFormat("<Content>")  # no header recognised: each whole line is the message
+WHOLE_LINE = LogFormat("<Content>")  # no header recognised: each whole line is the message
 
 
 @dataclass
@@ -143,7 +142,7 @@ def _detected(path: Path) -> LogInput:
         raise InputError(f"{path}: cannot read: {exc}") from exc
     if isinstance(detected.format, JsonLinesFormat):
         return LogInput(path, None, detected.format, detected)
-    return LogInput(path, detected.format or PLAIN, detected=detected)
+    return LogInput(path, detected.format or WHOLE_LINE, detected=detected)
 
 
 def service_of(path: Path, service: str | None) -> str:

@@ -56,6 +56,8 @@ TIE_MARGIN = 0.02
 LOOSE_FIELDS = frozenset({"Source", "Tag", "Header"})
 #: A line that continues the record above it rather than starting one.
 CONTINUATION = re.compile(r"\s|Caused by:|Traceback \(most recent call last\)")
+#: The format name that asks for this module (the CLI's default, the file source's option).
+AUTO = "auto"
 PLAIN = "plain"
 JSON = "json"
 

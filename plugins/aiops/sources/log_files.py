@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from aiops.logs.auto_format import Detected, detect_format
+from aiops.logs.auto_format import AUTO, Detected, detect_format
 from aiops.logs.formats import (
     DEFAULT_FORMAT,
     JsonLinesFormat,
@@ -62,7 +62,6 @@ LOG_SUFFIXES = (".log", *JSON_SUFFIXES)
 RAW_CHARS = 500  # of a quarantined line
 PENDING_MAX = 1000  # unplaced lines held back at the top of a file before reporting them
 UNMATCHED = "unmatched"  # the field that marks a continuation line
-AUTO = "auto"  # the format that says: recognise each file's layout
 
 
 class LogFileError(Exception):
