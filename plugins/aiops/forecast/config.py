@@ -96,9 +96,10 @@ class ForecastConfig:
     interval_buckets: int = 6  # lead-time buckets for the interval (at most one per step)
     workers: int = field(default_factory=default_workers)  # Prophet process pool size
     keep_all: bool = False  # also keep every non-chosen candidate (diagnostics, benchmarks)
-    # candidates backtested on a series only where they are its choice, on its first night
-    # and on its re-check day every `recheck_days` (aiops.forecast.sparing): Prophet costs
-    # about fifty times the others and wins few series
+    # candidates backtested on a series only on its first night and on its re-check day
+    # every `recheck_days`; where one is the choice in between, its scores are carried and
+    # it is only refitted (aiops.forecast.sparing): Prophet costs about fifty times the
+    # others and wins few series
     sparing: tuple[str, ...] = ("prophet",)
     recheck_days: int = 7
     # the built-in candidates' own configs (their `config_field`s)

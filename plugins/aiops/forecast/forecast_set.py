@@ -45,7 +45,7 @@ from aiops.forecast.grid import StepGrid, ns_index, timestamp_ns, to_step_grid
 from aiops.forecast.intervals import fallback_offsets, interval_offsets
 from aiops.forecast.naive import SeasonalNaive
 from aiops.forecast.registry import forecaster_class
-from aiops.forecast.sparing import carried_checks, due_keys
+from aiops.forecast.sparing import carried_checks, carried_keys, due_keys
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,9 @@ class ForecastSet:
         """Backtest the candidates on every series, keep each series' best; returns self.
 
         `previous` (the last night's set) spares the costly candidates (`config.sparing`):
-        each is backtested only where it is the series' choice, on the series' first night
-        and on its re-check day (aiops.forecast.sparing)."""
+        each is backtested only on a series' first night and on its re-check day; where it
+        is the series' choice in between, its scores and interval offsets are carried from
+        `previous` and it is only refitted (aiops.forecast.sparing)."""
         cfg = self.config
         started = time.perf_counter()
         grid = to_step_grid(_to_model_scale(frame, cfg), cfg.step_ns, "fit")
@@ -95,10 +96,12 @@ class ForecastSet:
             name: due_keys(name, eligible, before, night, cfg.recheck_days)
             for name in cfg.sparing if name in forecasters
         }  # fmt: skip
+        carried = _carry_plan(only, eligible, previous, cfg)
         if eligible:
             sub = grid.columns(eligible)
             backtest = run_backtest(sub, cfg, forecasters, only)
             scores = score_backtest(backtest, cfg)
+            _carry_scores(scores, carried, eligible, before)
             first_choice = choose(scores, cfg, len(backtest.origins), len(eligible))
             for name, forecaster in forecasters.items():
                 wanted = [
@@ -116,6 +119,8 @@ class ForecastSet:
                 lo = np.where(np.isnan(lo), fallback[0], lo)
                 hi = np.where(np.isnan(hi), fallback[1], hi)
                 offsets[name] = {k: (lo[:, j], hi[:, j]) for j, k in enumerate(eligible)}
+            for name, keys in carried.items():
+                offsets[name].update({k: previous._offsets[name][k] for k in keys})
             for j, key in enumerate(eligible):
                 entry: dict[str, Any] = {"model": chosen[j], "scores": _scores_of(scores, j)}
                 if only:
@@ -263,6 +268,44 @@ class ForecastSet:
 def candidate_forecasters(config: ForecastConfig) -> dict[str, Forecaster]:
     """Unfitted forecasters of the configured candidates, in their order."""
     return {name: forecaster_class(name).from_config(config) for name in config.candidates}
+
+
+def _carry_plan(
+    only: dict[str, list[str]],
+    eligible: list[str],
+    previous: ForecastSet | None,
+    cfg: ForecastConfig,
+) -> dict[str, list[str]]:
+    """Per spared candidate, the keys whose backtest is carried from `previous` (see
+    aiops.forecast.sparing.carried_keys). A carry needs the same configuration (the same
+    horizon, level and scores) and the previous interval offsets; a series that cannot
+    carry is backtested tonight instead (added to `only`), so it does not lose its choice."""
+    if previous is None:
+        return {}
+    out: dict[str, list[str]] = {}
+    for name, due in only.items():
+        keys = carried_keys(name, eligible, previous.choices_, due)
+        held = previous._offsets.get(name, {}) if previous.config == cfg else {}
+        out[name] = [k for k in keys if k in held]
+        due.extend(k for k in keys if k not in held)
+    return out
+
+
+def _carry_scores(
+    scores: dict[str, dict[str, np.ndarray]],
+    carried: dict[str, list[str]],
+    eligible: list[str],
+    before: Mapping[str, Mapping[str, Any]] | None,
+) -> None:
+    """Write the carried candidates' previous scores into tonight's (in place)."""
+    position = {k: j for j, k in enumerate(eligible)}
+    for name, keys in carried.items():
+        for key in keys:
+            previous = before[key]["scores"][name]  # type: ignore[index]
+            j = position[key]
+            scores[name]["mase"][j] = previous["mase"]
+            scores[name]["smape"][j] = np.nan if previous["smape"] is None else previous["smape"]
+            scores[name]["origins"][j] = previous["origins"]
 
 
 def _after_final_fits(

@@ -3,14 +3,17 @@ default) is backtested on tonight.
 
 Prophet costs about fifty times the other candidates per series and wins few of them, so
 backtesting it on every series every night is most of a nightly's time for little. A
-sparing candidate is backtested on a series when:
+sparing candidate is backtested on a series (`due_keys`) when:
 
-- there is no earlier night for the series (nothing says it loses there);
-- it is the series' current choice (it must keep earning it);
+- there is no earlier night for the series (nothing says how it does there);
 - the series' re-check comes round: every `recheck_days`, on a day fixed by the series'
   name (so a fleet's re-checks spread over the week instead of landing on one night), or
   when its last check is that long ago (a missed night does not skip a check).
 
+Between re-checks, where it is the series' current choice its backtest is carried
+(`carried_keys`): last check's scores and interval offsets are reused and the candidate is
+only refitted on the new data, one fit instead of one per backtest day; the cheap
+candidates are backtested as every night and must beat the carried score to take over.
 Elsewhere its backtest is left out, so it cannot be chosen, and the night costs what the
 cheap candidates cost. The day of each candidate's last backtest is kept in the series'
 choice (`checked`), carried from night to night.
@@ -44,13 +47,32 @@ def due_keys(
         last = None if before is None else before.get("checked", {}).get(candidate)
         if (
             before is None
-            or before.get("model") == candidate
             or last is None
             or (day - date.fromisoformat(last)).days >= recheck_days
             or day.toordinal() % recheck_days == recheck_slot(key, recheck_days)
         ):
             out.append(key)
     return out
+
+
+def carried_keys(
+    candidate: str,
+    keys: Iterable[str],
+    previous: Mapping[str, Mapping[str, Any]] | None,
+    due: Iterable[str],
+) -> list[str]:
+    """The keys whose backtest of `candidate` is carried from the previous night: those it
+    was chosen for, scored, and not due tonight."""
+    if previous is None:
+        return []
+    skip = set(due)
+    return [
+        key
+        for key in keys
+        if key not in skip
+        and previous.get(key, {}).get("model") == candidate
+        and (previous[key].get("scores", {}).get(candidate) or {}).get("mase") is not None
+    ]
 
 
 def carried_checks(

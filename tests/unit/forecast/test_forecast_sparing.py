@@ -1,6 +1,7 @@
 """A costly candidate is backtested only where it pays (aiops.forecast.sparing): on a
-series' first night, where it is the choice, and on the series' weekly re-check day. The
-cheap baseline stands in for Prophet here, so the test runs in seconds."""
+series' first night and on the series' weekly re-check day; where it is the choice in
+between, last check's scores and interval are carried and it is only refitted. The cheap
+baseline stands in for Prophet here, so the test runs in seconds."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from aiops.forecast import ForecastConfig, ForecastSet
 from aiops.forecast.errors import ForecastError
-from aiops.forecast.sparing import due_keys, recheck_slot
+from aiops.forecast.sparing import carried_keys, due_keys, recheck_slot
 
 CONFIG = ForecastConfig(candidates=("seasonal_naive", "baseline"), sparing=("baseline",))
 DAY = date(2026, 10, 20)
@@ -44,7 +45,16 @@ def test_which_series_a_costly_candidate_runs_on() -> None:
     keys = ["chosen", "lost", "stale", "never", "new"]
     due = due_keys("prophet", keys, before, DAY, 7)
     slot_day = "lost" if DAY.toordinal() % 7 == recheck_slot("lost", 7) else None
-    assert set(due) == {"chosen", "stale", "never", "new"} | ({slot_day} - {None})
+    chosen_slot = DAY.toordinal() % 7 == recheck_slot("chosen", 7)
+    assert set(due) == {"stale", "never", "new"} | ({slot_day} - {None}) | (
+        {"chosen"} if chosen_slot else set()
+    )
+    # the choice it won is carried, not backtested again, until its re-check
+    assert carried_keys("prophet", keys, {**before, "chosen": {**before["chosen"], "scores": {
+        "prophet": {"mase": 0.5, "smape": 0.1, "origins": 28}}}}, due) == (
+        [] if chosen_slot else ["chosen"]
+    )
+    assert carried_keys("prophet", keys, before, due) == []  # no score to carry: none
     assert due_keys("prophet", keys, None, DAY, 7) == keys  # no earlier night: everywhere
     # night after night, a series it loses on is re-checked once a week, on its own day
     last, checks = DAY - timedelta(days=1), []
@@ -69,15 +79,32 @@ def test_the_second_night_backtests_the_costly_candidate_only_where_it_pays() ->
     second = ForecastSet(CONFIG).fit(frame, previous=first)
 
     night2 = date(2026, 10, 20)
+    carried = []
     for key, choice in second.choices_.items():
-        ran = choice["scores"]["baseline"]["origins"] > 0
+        ran = choice["checked"]["baseline"] == "2026-10-20"
         slot = night2.toordinal() % 7 == recheck_slot(key, 7)
-        assert ran == (models[key] == "baseline" or slot), key
-        assert choice["checked"]["baseline"] == ("2026-10-20" if ran else "2026-10-19"), key
-        if not ran:
-            assert choice["model"] != "baseline"  # not scored: cannot be chosen
-    spared = [k for k, c in second.choices_.items() if c["scores"]["baseline"]["origins"] == 0]
-    assert spared  # the point: some series skip it
+        assert ran == slot, key
+        assert ran or choice["checked"]["baseline"] == "2026-10-19", key
+        if not ran and models[key] == "baseline":
+            # carried: last night's scores and interval, a fit on tonight's data
+            carried.append(key)
+            assert choice["scores"]["baseline"] == first.choices_[key]["scores"]["baseline"]
+            assert choice["model"] in ("baseline", "seasonal_naive")
+            if choice["model"] == "baseline":
+                for ours, theirs in zip(second._offsets["baseline"][key],
+                                        first._offsets["baseline"][key], strict=True):  # fmt: skip
+                    np.testing.assert_array_equal(ours, theirs)
+        elif not ran:
+            assert choice["scores"]["baseline"]["origins"] == 0  # not scored: not chosen
+            assert choice["model"] != "baseline"
+    assert carried  # the point: the winner is not backtested again
+    assert any(c["scores"]["baseline"]["origins"] == 0 for c in second.choices_.values())
+    kept = [k for k in carried if second.choices_[k]["model"] == "baseline"]
+    assert kept and set(kept) <= set(second.forecasters_["baseline"].keys_)  # refitted
+    tomorrow = frame.index[-1] + pd.Timedelta("5min")
+    history = _frame(31).loc[: frame.index[-1]]
+    out = second.predict(history, tomorrow)
+    assert all(np.isfinite(out[k].to_numpy()).all() for k in kept)
     # without the previous night, every series runs it again
     again = ForecastSet(CONFIG).fit(frame)
     assert all(c["scores"]["baseline"]["origins"] > 0 for c in again.choices_.values())
@@ -119,8 +146,19 @@ def test_the_nightly_spares_with_the_night_before_and_a_rerun_does_the_same(tmp_
 
     # a night is the day of its last bin (the data up to midnight ends in the bin at 00:00)
     assert first["checked"] == {"baseline": "2026-10-19"}
-    ran = second["scores"]["baseline"]["origins"] > 0
     slot = date(2026, 10, 20).toordinal() % 7 == recheck_slot("shop:request_rate", 7)
-    assert ran == (first["model"] == "baseline" or slot)
-    assert second["checked"]["baseline"] == ("2026-10-20" if ran else "2026-10-19")
+    assert second["checked"]["baseline"] == ("2026-10-20" if slot else "2026-10-19")
+    if not slot and first["model"] == "baseline":
+        assert second["scores"]["baseline"] == first["scores"]["baseline"]  # carried
     assert rerun == second
+
+
+def test_a_changed_configuration_backtests_the_choice_again_instead_of_carrying_it() -> None:
+    frame = _frame(30)
+    first = ForecastSet(CONFIG).fit(frame.iloc[:-288])
+    winners = [k for k, c in first.choices_.items() if c["model"] == "baseline"]
+    assert winners
+    wider = ForecastConfig(candidates=CONFIG.candidates, sparing=CONFIG.sparing, level=0.9)
+    second = ForecastSet(wider).fit(frame, previous=first)
+    for key in winners:  # the old 80% offsets cannot serve a 90% interval
+        assert second.choices_[key]["checked"]["baseline"] == "2026-10-20", key
