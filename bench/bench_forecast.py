@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from aiops.baselines import SeasonalBaselineConfig  # noqa: E402
 from aiops.forecast import CANDIDATES, ForecastConfig, ForecastSet  # noqa: E402
 from aiops.forecast.config import BaselineForecastConfig  # noqa: E402
+from aiops.forecast.prophet_model import ProphetConfig  # noqa: E402
 from bench.forecast.data import demo_signals, nab_series, synthetic_fleet  # noqa: E402
 from bench.forecast.holdout import (  # noqa: E402
     CHOICE,
@@ -140,7 +141,9 @@ def demo_accuracy(frame: pd.DataFrame, source: str) -> bool:
     return verdict("the demo world", medians)
 
 
-def nab_config(step: timedelta, train_days: float) -> ForecastConfig:
+def nab_config(
+    step: timedelta, train_days: float, prophet: ProphetConfig | None = None
+) -> ForecastConfig:
     """Defaults, on the file's step; NAB files have gaps and some are short, so the
     baseline accepts 20% coverage and uses an hour-of-day profile under 16 days."""
     if train_days >= 16:
@@ -148,7 +151,21 @@ def nab_config(step: timedelta, train_days: float) -> ForecastConfig:
     else:
         seasonal = SeasonalBaselineConfig(bucket="hour_of_day", min_days=3, min_coverage=0.2)
     baseline = BaselineForecastConfig(seasonal=seasonal)
-    return ForecastConfig(step=step, keep_all=True, baseline=baseline)
+    return ForecastConfig(
+        step=step, keep_all=True, baseline=baseline, prophet=prophet or ProphetConfig()
+    )
+
+
+def nab_holdout(
+    name: str, s: pd.Series, prophet: ProphetConfig | None = None
+) -> tuple[Holdout, timedelta, float]:
+    """One NAB file held out (its last HOLDOUT_DAYS days); with its step and training days."""
+    step = pd.Timedelta(s.index[1] - s.index[0]).to_pytimedelta()
+    end = s.index[-1] + step
+    days = (end - timedelta(days=HOLDOUT_DAYS) - max(s.index[0], end - TRAIN)).total_seconds()
+    config = nab_config(step, days / 86400, prophet)
+    holdout = rolling_holdout(s.to_frame(name), config, end, HOLDOUT_DAYS, TRAIN, EVERY, CANDIDATES)
+    return holdout, step, days / 86400
 
 
 def nab_accuracy(nab: Path) -> bool:
@@ -161,15 +178,7 @@ def nab_accuracy(nab: Path) -> bool:
     print(f"{'file':<52}{'step':>6}{'days':>6}{'chosen':>30}" + "".join(f"{m:>16}" for m in MODELS))
     started = time.perf_counter()
     for name, s in series.items():
-        step = pd.Timedelta(s.index[1] - s.index[0]).to_pytimedelta()
-        end = s.index[-1] + step
-        frame = s.to_frame(name)
-        days = (
-            end - timedelta(days=HOLDOUT_DAYS) - max(s.index[0], end - TRAIN)
-        ).total_seconds() / 86400
-        holdout = rolling_holdout(
-            frame, nab_config(step, days), end, HOLDOUT_DAYS, TRAIN, EVERY, CANDIDATES
-        )
+        holdout, step, days = nab_holdout(name, s)
         holdouts.append(holdout)
         chosen = "/".join(
             fs.choices_[name]["model"] if name in fs.choices_ else "-" for fs in holdout.fits
@@ -267,6 +276,64 @@ def sparing_cost(demo: pd.DataFrame, nights: int) -> bool:
     return ok
 
 
+def prophet_resolution(demo: pd.DataFrame, nab: Path | None) -> bool:
+    """(d) The width of the bins Prophet is fitted on, chosen by cross-validation across
+    families: each width's hold-out median MASE (Prophet alone and the per-series choice)
+    and fit seconds on the demo world and on NAB, then, per family held out, the width the
+    other family's choice MASE picks (the cheaper within 1%), scored on the held-out one.
+    The frozen default (ProphetConfig().resolution_floor) must be the pick of every fold."""
+    widths = (timedelta(minutes=15), timedelta(minutes=30), timedelta(hours=1))
+    families: dict[str, dict[timedelta, tuple[float, float, float]]] = {"demo": {}}
+    series = nab_series(nab) if nab is not None and (nab / "data").exists() else {}
+    if series:
+        families["nab"] = {}
+    end = demo.index[-1] + (demo.index[-1] - demo.index[-2])
+    for width in widths:
+        prophet = ProphetConfig(resolution_floor=width)
+        cfg = ForecastConfig(keep_all=True, prophet=prophet)
+        t0 = time.perf_counter()
+        h = rolling_holdout(demo, cfg, end, HOLDOUT_DAYS, TRAIN, EVERY, CANDIDATES)
+        families["demo"][width] = (*_medians(accuracy_rows([h])), time.perf_counter() - t0)
+        if series:
+            t0 = time.perf_counter()
+            holdouts = [nab_holdout(name, s, prophet)[0] for name, s in series.items()]
+            families["nab"][width] = (*_medians(accuracy_rows(holdouts)), time.perf_counter() - t0)
+    print("\n(d) Prophet's bin width (the smallest multiple of the step at least this wide); "
+          f"hold-out median MASE over the last {HOLDOUT_DAYS} days, refitting nightly")  # fmt: skip
+    print(f"{'family':<8}{'width':>8}{'Prophet MASE':>14}{'choice MASE':>13}{'seconds':>9}")
+    for family, rows in families.items():
+        for width, (prophet_mase, choice_mase, seconds) in rows.items():
+            print(f"{family:<8}{_minutes(width):>8}{prophet_mase:>14.3f}{choice_mase:>13.3f}"
+                  f"{seconds:>9.0f}")  # fmt: skip
+    default = ProphetConfig().resolution_floor
+    ok = True
+    for held, rows in families.items():
+        others = [f for f in families if f != held] or [held]
+        score = {w: np.mean([families[f][w][1] for f in others]) for w in widths}
+        best = min(score.values())
+        pick = max(w for w in widths if score[w] <= best * 1.01)  # the cheapest within 1%
+        ok &= pick == default
+        print(f"held out {held}: chosen on {'+'.join(others)}: {_minutes(pick)}; on {held}: "
+              f"choice MASE {rows[pick][1]:.3f} (15 min: {rows[widths[0]][1]:.3f}), fit "
+              f"{rows[pick][2]:.0f} s (15 min: {rows[widths[0]][2]:.0f} s)")  # fmt: skip
+    print(f"default {_minutes(default)}: {'the pick of every fold' if ok else 'NOT every pick'}")
+    return ok
+
+
+def accuracy_rows(holdouts: list[Holdout]) -> tuple[list[float], list[float]]:
+    """Hold-out MASE of Prophet and of the choice, over the series every model scored."""
+    rows = [(h, k) for h in holdouts for k in common_keys(h, CANDIDATES)]
+    return [h.mase["prophet"][k] for h, k in rows], [h.mase[CHOICE][k] for h, k in rows]
+
+
+def _medians(columns: tuple[list[float], ...]) -> tuple[float, ...]:
+    return tuple(_median(c) for c in columns)
+
+
+def _minutes(width: timedelta) -> str:
+    return f"{int(width.total_seconds() // 60)} min"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nab", type=Path, default=NAB)
@@ -275,12 +342,16 @@ def main() -> int:
     parser.add_argument("--prophet-sample", type=int, default=12)
     parser.add_argument("--sparing-nights", type=int, default=5, help="(c)'s nights; 0 skips")
     parser.add_argument("--only-sparing", action="store_true", help="run (c) alone")
+    parser.add_argument("--only-resolution", action="store_true", help="run (d) alone")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     started = time.perf_counter()
     demo, source = demo_signals(ROOT)
-    if args.only_sparing:
-        ok = sparing_cost(demo, args.sparing_nights)
+    if args.only_sparing or args.only_resolution:
+        if args.only_sparing:
+            ok = sparing_cost(demo, args.sparing_nights)
+        else:
+            ok = prophet_resolution(demo, None if args.no_nab else args.nab)
         print(f"\nbench total {time.perf_counter() - started:.0f} s")
         return 0 if ok else 1
     ok = True

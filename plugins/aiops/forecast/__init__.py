@@ -12,7 +12,7 @@ Candidates, cheapest first (a tie goes to the cheaper), the built-ins (`CANDIDAT
 - `baseline` (aiops.forecast.baseline): `aiops.baselines.SeasonalBaseline`'s hour-of-week
   profile and trend, plus the current deviation from it, decaying;
 - `prophet` (aiops.forecast.prophet_model): Prophet, daily + weekly seasonality, fitted on
-  15-minute means in a bounded pool of worker processes.
+  hourly means (on a 5-minute grid) in a bounded pool of worker processes.
 
 A candidate is any class that follows the `Forecaster` protocol (aiops.forecast.candidate)
 registered under its name with `register_forecaster` (aiops.forecast.registry); the set

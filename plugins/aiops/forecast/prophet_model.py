@@ -49,8 +49,12 @@ class ProphetConfig:
     """Prophet with daily and weekly seasonality, fitted on `resolution`-wide bin means."""
 
     # width of the bins Prophet is fitted on, a multiple of the forecast step; None: the
-    # smallest multiple of the step that is at least 15 minutes
+    # smallest multiple of the step that is at least `resolution_floor`
     resolution: timedelta | None = None
+    # chosen by cross-validation across the demo world and NAB (bench/bench_forecast.py
+    # --only-resolution): fewer, wider bins fit faster, and Prophet's smooth daily and
+    # weekly terms lose nothing measurable at an hour
+    resolution_floor: timedelta = timedelta(hours=1)
     daily_seasonality: bool = True
     weekly_seasonality: bool = True
     changepoint_prior_scale: float = 0.05
@@ -63,6 +67,10 @@ class ProphetConfig:
         if self.resolution is not None and self.resolution <= timedelta(0):
             raise ForecastError(
                 f"ProphetConfig.resolution: must be > 0 or None, got {self.resolution}"
+            )
+        if self.resolution_floor <= timedelta(0):
+            raise ForecastError(
+                f"ProphetConfig.resolution_floor: must be > 0, got {self.resolution_floor}"
             )
         if self.history is not None and self.history <= timedelta(0):
             raise ForecastError(f"ProphetConfig.history: must be > 0 or None, got {self.history}")
@@ -111,7 +119,9 @@ class ProphetForecaster:
     @classmethod
     def resolution_of(cls, config: ForecastConfig) -> timedelta:
         """The width of Prophet's training bins (see ProphetConfig.resolution)."""
-        return config.prophet.resolution or config.step_multiple_at_least(timedelta(minutes=15))
+        return config.prophet.resolution or config.step_multiple_at_least(
+            config.prophet.resolution_floor
+        )
 
     @classmethod
     def check_config(cls, config: ForecastConfig) -> None:

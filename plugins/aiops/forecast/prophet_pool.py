@@ -2,7 +2,7 @@
 
 Prophet fits one series at a time through cmdstan, about 0.1-0.5 s for 21 days of
 15-minute points and five times that at 5 minutes, so it is fitted on `resolution`-wide
-bin means (default 15 minutes) and each fit is a job for a `ProcessPoolExecutor` of
+bin means (default an hour: ProphetConfig.resolution_floor) and each fit is a job for a `ProcessPoolExecutor` of
 `ForecastConfig.workers` processes. They start from a "forkserver" (never a plain fork:
 the parent may hold threads and open connections, e.g. inside an Airflow task) that has
 imported Prophet once (`aiops.forecast._preload`), so a pool starts in ~0.05 s instead of

@@ -134,6 +134,23 @@ def test_config_rejects_bad_values_naming_the_field():
         ForecastConfig(level=1.0)
     with pytest.raises(ForecastError, match="resolution"):
         ForecastConfig(prophet=ProphetConfig(resolution=timedelta(minutes=7)))
+    with pytest.raises(ForecastError, match="resolution_floor: must be > 0"):
+        ProphetConfig(resolution_floor=timedelta(0))
+
+
+def test_prophet_fits_on_the_smallest_multiple_of_the_step_at_least_the_floor():
+    from aiops.forecast.prophet_model import ProphetForecaster
+
+    width = ProphetForecaster.resolution_of
+    assert width(ForecastConfig()) == timedelta(hours=1)  # 12 five-minute steps
+    assert width(ForecastConfig(step=timedelta(minutes=40), horizon=timedelta(minutes=240),
+                                origin_every=timedelta(minutes=240))) == timedelta(minutes=80)  # fmt: skip
+    assert width(ForecastConfig(step=timedelta(hours=2), horizon=timedelta(hours=12),
+                                origin_every=timedelta(hours=12))) == timedelta(hours=2)  # fmt: skip
+    floor = ProphetConfig(resolution_floor=timedelta(minutes=15))
+    assert width(ForecastConfig(prophet=floor)) == timedelta(minutes=15)
+    fixed = ProphetConfig(resolution=timedelta(minutes=30))
+    assert width(ForecastConfig(prophet=fixed)) == timedelta(minutes=30)  # set: used as is
 
 
 def test_config_survives_json_exactly():
