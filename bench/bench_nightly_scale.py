@@ -28,8 +28,8 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -111,34 +111,54 @@ class Result:
     edges: int
     findings: int
     trace_runs: int
-    busy: str = ""
+    by_task: dict[str, tuple[int, float]] = field(default_factory=dict)  # count, seconds
+
+    @property
+    def busy(self) -> str:
+        """Task seconds by task, busiest first, for the reading."""
+        return ", ".join(f"{task} {sec:.0f} s" + (f" ({n} tasks)" if n > 1 else "")
+                         for task, (n, sec) in self.by_task.items())  # fmt: skip
 
 
-def task_states(metadata_url: str) -> tuple[dict[str, int], float, str]:
-    """Task instances of the nightly run by state (mapped shards counted one by one), and
-    the sum of their durations, and those durations by task (for the reading)."""
+def task_states(
+    metadata_url: str, run_ids: list[str]
+) -> tuple[dict[str, int], float, dict[str, tuple[int, float]]]:
+    """Task instances of the nightly runs `run_ids` by state (mapped shards counted one by
+    one), the sum of their durations, and (count, seconds) by task, busiest first."""
     engine = create_engine(metadata_url)
+    where = "WHERE dag_id = :d AND run_id = ANY(:r)"
+    params = {"d": DAG, "r": run_ids}
     try:
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT state, count(*), coalesce(sum(duration), 0) "
-                                     "FROM task_instance WHERE dag_id = :d GROUP BY state"),
-                                {"d": DAG}).all()  # fmt: skip
+                                     f"FROM task_instance {where} GROUP BY state"),
+                                params).all()  # fmt: skip
         with engine.connect() as conn:
             by_task = conn.execute(text("SELECT task_id, count(*), coalesce(sum(duration), 0) "
-                                        "FROM task_instance WHERE dag_id = :d GROUP BY task_id "
-                                        "ORDER BY 3 DESC"), {"d": DAG}).all()  # fmt: skip
+                                        f"FROM task_instance {where} GROUP BY task_id "
+                                        "ORDER BY 3 DESC"), params).all()  # fmt: skip
     finally:
         engine.dispose()
-    busy = ", ".join(f"{r[0]} {float(r[2]):.0f} s" + (f" ({r[1]} tasks)" if r[1] > 1 else "")
-                     for r in by_task)  # fmt: skip
-    log.info("task time by task: %s", busy)
-    return {str(r[0]): int(r[1]) for r in rows}, float(sum(r[2] for r in rows)), busy
+    per_task = {str(r[0]): (int(r[1]), float(r[2])) for r in by_task}
+    return {str(r[0]): int(r[1]) for r in rows}, float(sum(r[2] for r in rows)), per_task
 
 
-def run_executor(executor: str, args, fleet: dict, prom_url: str, root: Path) -> Result:
-    """One nightly interval backfilled on a fresh cluster; what it did, read back."""
-    day = fleet["day"]
-    work = root / executor
+def run_executor(
+    executor: str,
+    args,
+    fleet: dict,
+    prom_url: str,
+    root: Path,
+    nights: tuple[datetime, ...] = (),
+    candidates: str = "",
+    label: str = "",
+) -> list[Result]:
+    """Nightly intervals (`nights`, one after the other; default the fleet's day)
+    backfilled on one fresh cluster; per night, what it did, read back."""
+    nights = nights or (fleet["day"],)
+    label = label or executor
+    work = root / label
+    (work / "models").mkdir(parents=True, exist_ok=True)  # AIOPS_MODELS must exist
     with contextlib.ExitStack() as stack:
         metadata = stack.enter_context(scratch_pg_database(pg_server(), "aiops_bench_af"))
         results = stack.enter_context(scratch_pg_database(pg_server(), "aiops_bench_res"))
@@ -153,7 +173,7 @@ def run_executor(executor: str, args, fleet: dict, prom_url: str, root: Path) ->
             "AIOPS_ISSUES_DRY_RUN": "1",
             "AIOPS_LLM": "off",
             "AIOPS_SHARD_SIZE": str(args.shard_size),
-            "AIOPS_FORECAST_CANDIDATES": args.candidates,
+            "AIOPS_FORECAST_CANDIDATES": candidates or args.candidates,
             "AIOPS_TASK_RETRIES": "0",  # a failure fails the benchmark instead of hiding in time
         }
         config = ClusterConfig(home=work / "airflow", metadata_url=metadata, broker_url=BROKER,
@@ -162,30 +182,34 @@ def run_executor(executor: str, args, fleet: dict, prom_url: str, root: Path) ->
         log.info("%s: starting the cluster", executor)
         cluster = stack.enter_context(AirflowCluster(config))
         cluster.wait_for_dag(DAG)
-        sampler = TreeSampler(cluster.pids())
-        idle, _ = sampler.sample()
-        log.info("%s: backfilling %s [%s, +1 day)", executor, DAG, day.isoformat())
-        began = time.perf_counter()
-        with sampler:
-            since = datetime.now(UTC)
-            cluster.backfill(DAG, day.isoformat(), day.isoformat(), wait=False)
-            runs = cluster.wait_for_runs(DAG, args.timeout, since=since)
-            run_s = max((r["end_date"] - r["start_date"]).total_seconds() for r in runs)
-        wall = time.perf_counter() - began
-        tasks, task_s, busy = task_states(metadata)
-        registry = ModelRegistry(env["AIOPS_MODELS"])
-        services = fleet["services"]
-        with Store.open(results) as store:
-            edges = store.count("dependency_edges")
-            findings = store.count("findings")
-            trace_runs = store.count("trace_runs")
-        return Result(
-            executor, wall, run_s, sampler.peak / 2**20, sampler.peak_procs, idle / 2**20,
-            tasks, task_s, len(services),
-            sum(1 for s in services if registry.versions(model_name(s))),
-            sum(1 for s in services if registry.versions(forecast_model_name(s))),
-            edges, findings, trace_runs, busy,
-        )  # fmt: skip
+        out = []
+        for day in nights:
+            sampler = TreeSampler(cluster.pids())
+            idle, _ = sampler.sample()
+            log.info("%s: backfilling %s [%s, +1 day)", label, DAG, day.isoformat())
+            began = time.perf_counter()
+            with sampler:
+                since = datetime.now(UTC)
+                cluster.backfill(DAG, day.isoformat(), day.isoformat(), wait=False)
+                runs = cluster.wait_for_runs(DAG, args.timeout, since=since)
+                run_s = max((r["end_date"] - r["start_date"]).total_seconds() for r in runs)
+            wall = time.perf_counter() - began
+            tasks, task_s, per_task = task_states(metadata, [r["run_id"] for r in runs])
+            registry = ModelRegistry(env["AIOPS_MODELS"])
+            services = fleet["services"]
+            with Store.open(results) as store:
+                edges = store.count("dependency_edges")
+                findings = store.count("findings")
+                trace_runs = store.count("trace_runs")
+            out.append(Result(
+                label, wall, run_s, sampler.peak / 2**20, sampler.peak_procs, idle / 2**20,
+                tasks, task_s, len(services),
+                sum(1 for s in services if registry.versions(model_name(s))),
+                sum(1 for s in services if registry.versions(forecast_model_name(s))),
+                edges, findings, trace_runs, per_task,
+            ))  # fmt: skip
+            log.info("%s: task time by task: %s", label, out[-1].busy)
+        return out
 
 
 def pg_server() -> str:
@@ -220,6 +244,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=2, help="task slots per worker")
     parser.add_argument("--executors", default="LocalExecutor,CeleryExecutor")
     parser.add_argument("--timeout", type=float, default=3600, help="per run, s")
+    parser.add_argument("--prophet-cost", action="store_true",
+                        help="instead of the executors: two consecutive nights on the first "
+                             "executor, without Prophet and with it (spared by the night "
+                             "before); the second nights compared")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
@@ -228,7 +256,8 @@ def main() -> int:
         print(f"skipped: {missing} (the executors need PostgreSQL and Redis on loopback)")
         return 0
     promserver.ensure_installed()
-    config = FleetConfig(services=args.services, days=args.days, step_seconds=args.step,
+    extra = 1 if args.prophet_cost else 0  # the night before needs its own 21 days
+    config = FleetConfig(services=args.services, days=args.days + extra, step_seconds=args.step,
                          traces_per_hour=args.traces_per_hour)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="aiops-bench-nightly-") as tmp:
         root = Path(tmp)
@@ -249,13 +278,51 @@ def main() -> int:
               f"({-(-args.services // args.shard_size)} mapped training tasks); forecast "
               f"candidates {args.candidates}; {args.workers} x {args.concurrency} task slots; "
               f"{os.cpu_count()} cores")  # fmt: skip
+        if args.prophet_cost:
+            with promserver.PrometheusServer(tsdb, log_path=root / "prometheus.log") as server:
+                return prophet_cost(args, fleet, server.url, root)
         results: list[Result] = []
         with promserver.PrometheusServer(tsdb, log_path=root / "prometheus.log") as server:
             for executor in args.executors.split(","):
-                results.append(run_executor(executor, args, fleet, server.url, root))
+                results.extend(run_executor(executor, args, fleet, server.url, root))
                 log.info("%s: done: %s", executor, results[-1])
     print_table(results)
     return check(results, args.services)
+
+
+def prophet_cost(args, fleet: dict, prom_url: str, root: Path) -> int:
+    """Two consecutive nights without Prophet, then two with it, each pair on a fresh
+    cluster of the first executor; the second night is the steady one (Prophet spared by
+    the night before: aiops.forecast.sparing). Target: with Prophet at most 1.5x without,
+    on the run's own start-to-end time ("wall s" of a second night also holds the wait for
+    the scheduler to close the first night's backfill)."""
+    executor = args.executors.split(",")[0]
+    cheap = ",".join(c for c in args.candidates.split(",") if c != "prophet")
+    nights = (fleet["day"] - timedelta(days=1), fleet["day"])
+    runs = {}
+    for label, candidates in (("without Prophet", cheap), ("with Prophet", f"{cheap},prophet")):
+        runs[label] = run_executor(executor, args, fleet, prom_url, root, nights, candidates,
+                                   label.replace(" ", "-"))  # fmt: skip
+    print(f"{executor}, candidates {cheap} (+ prophet); nights {nights[0]:%Y-%m-%d} (the first: "
+          f"no night before it) and {nights[1]:%Y-%m-%d} (steady)")  # fmt: skip
+    print(f"{'':<17}{'night':>7}{'wall s':>8}{'run s':>8}{'task s':>8}{'train_shard s':>15}"
+          f"{'peak MiB':>10}{'forecasts':>11}")  # fmt: skip
+    for label, results in runs.items():
+        for n, r in enumerate(results, 1):
+            train = r.by_task.get("train_shard", (0, 0.0))[1]
+            print(f"{label:<17}{n:>7}{r.wall_s:>8.0f}{r.run_s:>8.0f}{r.task_s:>8.0f}{train:>15.0f}"
+                  f"{r.peak_mib:>10,.0f}{f'{r.forecasters}/{r.services}':>11}")  # fmt: skip
+    without, with_ = runs["without Prophet"][1], runs["with Prophet"][1]
+    ratio = with_.run_s / without.run_s  # wall s adds the wait for the backfill before
+    print(f"steady night with Prophet: {ratio:.2f}x the run time without it (task time "
+          f"{with_.task_s / without.task_s:.2f}x, train_shard "
+          f"{with_.by_task['train_shard'][1] / without.by_task['train_shard'][1]:.2f}x); "
+          f"target <= 1.5x: {'MET' if ratio <= 1.5 else 'NOT MET'}")  # fmt: skip
+    bad = [r for results in runs.values() for r in results
+           if r.forecasters != r.services or set(r.tasks) != {"success"}]  # fmt: skip
+    if bad:
+        print(f"INCOMPLETE: {[(r.executor, r.tasks) for r in bad]}")
+    return 1 if bad else 0
 
 
 def print_table(results: list[Result]) -> None:
