@@ -270,7 +270,7 @@ def main() -> int:
         (root / "fleet" / "metrics.om").unlink()  # gigabytes at 1,000 services; in the TSDB now
         points = config.days * 86_400 // args.step
         print(f"fleet: {args.services} services x 5 signals (7 exposed series each), "
-              f"{args.days} days at {args.step} s ({points:,} points per series); "
+              f"{config.days} days at {args.step} s ({points:,} points per series); "
               f"{fleet['samples']:,} samples simulated and written in {built:.0f} s, "
               f"promtool backfill {ingest:.0f} s; traces: cell 0 (12 services), "
               f"{args.traces_per_hour}/h over the night's day")  # fmt: skip

@@ -98,7 +98,7 @@ class ForecastConfig:
     keep_all: bool = False  # also keep every non-chosen candidate (diagnostics, benchmarks)
     # candidates backtested on a series only on its first night and on its re-check day
     # every `recheck_days`; where one is the choice in between, its scores are carried and
-    # it is only refitted (aiops.forecast.sparing): Prophet costs about fifty times the
+    # it is only refitted (aiops.forecast.sparing): Prophet costs about twenty times the
     # others and wins few series
     sparing: tuple[str, ...] = ("prophet",)
     recheck_days: int = 7

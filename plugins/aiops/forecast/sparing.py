@@ -1,9 +1,9 @@
 """Costly candidates only where they pay: which series a sparing candidate (Prophet, by
 default) is backtested on tonight.
 
-Prophet costs about fifty times the other candidates per series and wins few of them, so
-backtesting it on every series every night is most of a nightly's time for little. A
-sparing candidate is backtested on a series (`due_keys`) when:
+Prophet costs about twenty times the other candidates per series (on hourly bins) and
+wins few of them, so backtesting it on every series every night is most of a nightly's
+time for little. A sparing candidate is backtested on a series (`due_keys`) when:
 
 - there is no earlier night for the series (nothing says how it does there);
 - the series' re-check comes round: every `recheck_days`, on a day fixed by the series'

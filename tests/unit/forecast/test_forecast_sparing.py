@@ -50,10 +50,18 @@ def test_which_series_a_costly_candidate_runs_on() -> None:
         {"chosen"} if chosen_slot else set()
     )
     # the choice it won is carried, not backtested again, until its re-check
-    assert carried_keys("prophet", keys, {**before, "chosen": {**before["chosen"], "scores": {
-        "prophet": {"mase": 0.5, "smape": 0.1, "origins": 28}}}}, due) == (
-        [] if chosen_slot else ["chosen"]
-    )
+    assert carried_keys(
+        "prophet",
+        keys,
+        {
+            **before,
+            "chosen": {
+                **before["chosen"],
+                "scores": {"prophet": {"mase": 0.5, "smape": 0.1, "origins": 28}},
+            },
+        },
+        due,
+    ) == ([] if chosen_slot else ["chosen"])
     assert carried_keys("prophet", keys, before, due) == []  # no score to carry: none
     assert due_keys("prophet", keys, None, DAY, 7) == keys  # no earlier night: everywhere
     # night after night, a series it loses on is re-checked once a week, on its own day
