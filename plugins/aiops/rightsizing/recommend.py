@@ -1,0 +1,670 @@
+"""CPU and memory requests from usage history: the seasonal-peak recommender.
+
+CPU request. Why not the window's p95 (what KRR's simple strategy takes): a container whose
+busiest hours are two hours of a Monday morning spends 1% of the week there, so a window
+quantile ignores them, and the request is short exactly when the traffic is highest. Here the
+usage is bucketed by hour of week (168 buckets; by hour of day, 24, when the history spans
+less than `weekly_min_days`, since one sample of each weekly hour is not a distribution), the
+`cpu_quantile` of each bucket is taken, and the busiest bucket decides. With less than two
+weeks the hour-of-day fallback still catches a weekly peak that the window holds once: it is
+a tenth of that hour's samples in a 10-day window, which a 0.95 quantile does not ignore.
+
+Growth. Daily peaks (the day's `cpu_quantile` of CPU, the day's maximum of memory) get a
+Theil-Sen slope, the median of pairwise slopes: robust to a minority of odd days (an
+incident, a quiet holiday). With a weekly profile only pairs of days a whole number of weeks
+apart are used, so a Monday-to-Sunday pair cannot pass the weekly cycle off as a trend. The
+growth factor is the trend line at (end of window + `growth_horizon_days`) over the trend
+line at the middle of the window (where the window's peak estimate sits), clipped to
+[1, `max_growth`]: the request is never lowered for a shrinking trend (that is the next
+run's job, on data that shows it) and a runaway slope (a leak) is capped, not extrapolated.
+Fewer than `trend_min_days` daily peaks: no trend, growth 1, stated in the evidence.
+
+Memory. Request = limit (memory is not compressible: a limit above the request lets the
+kernel OOM-kill the container when the node is short, whatever the request said): the
+peak working set of the window x memory growth x (1 + `memory_headroom`). Each OOM kill in
+the window means the peak seen was cut short by the old limit: the base is at least that
+limit, times `oom_bump` per kill (at most `max_oom_bumps` of them), like the VPA's OOM bump.
+
+CPU limit. When a `throttled` series is given and the container spends more than
+`throttle_min_share` of its samples throttled above `throttle_threshold` while using at
+least `near_limit_ratio` of its limit, the advice is to remove the limit (or raise it by
+`cpu_limit_raise`, per `cpu_limit_policy`), with those numbers as evidence. A new request
+above the current limit is also advised (Kubernetes rejects request > limit).
+
+Risk. `risk` is the in-sample share of observed samples whose CPU exceeds the recommended
+request: the risk the recommendation accepts, measured, not assumed. `memory_risk` is the
+same for memory against the limit (0 unless growth is negative, which is clipped away).
+
+Bad input: a frame without `cpu`/`memory`, a naive or non-increasing index, repeated
+timestamps, an irregular step, negative or infinite usage, throttled ratios outside [0, 1]
+raise `RightsizingError` naming the container and the first offending timestamp. Missing
+samples (NaN, or rows absent from the grid) are not used in any quantile or peak; they are
+counted in the evidence, and a container observed on less than `min_coverage` of its window,
+or with a gap longer than `max_gap_hours` (a peak could hide in it), raises instead.
+
+Money. `saving_per_month` uses `price_core_hour` and `price_gib_hour` (defaults: GKE
+Autopilot-like on-demand list prices, us-central1, 0.031611 $/vCPU-hour and 0.004237
+$/GiB-hour; check your own) over 730 hours.
+
+`save(path)` writes one JSON file (configuration and the fitted state of every container);
+`load(path)` restores it exactly (floats are written with repr, which round-trips).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+FORMAT_VERSION = 1
+KIND = "rightsizing-recommender"
+MIB = 2**20
+GIB = 2**30
+HOURS_PER_MONTH = 730.0
+HOUR_NS = 3_600 * 10**9
+DAY_NS = 24 * HOUR_NS
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class RightsizingError(ValueError):
+    """Input or configuration the recommender cannot use; the message names what was wrong."""
+
+
+@dataclass(frozen=True)
+class RightsizingConfig:
+    """Every knob of the recommender (defaults: see docs/RIGHTSIZING.md for how chosen)."""
+
+    cpu_quantile: float = 0.8  # quantile of CPU within each hour bucket; the busiest decides
+    weekly_min_days: float = 14.0  # history needed for hour-of-week buckets (else hour-of-day)
+    min_bucket_samples: int = 6  # buckets with fewer observed samples are not used
+    growth_horizon_days: float = 0.0  # the request must hold this long past the window
+    trend_min_days: int = 7  # daily peaks needed to fit a trend (else growth = 1)
+    max_growth: float = 2.0  # cap on the growth factor (a leak is capped, not extrapolated)
+    cpu_floor_cores: float = 0.01  # minimum CPU request (10m)
+    memory_headroom: float = 0.15  # memory = peak x growth x (1 + headroom)
+    memory_floor_bytes: float = 16 * MIB
+    oom_bump: float = 1.2  # memory factor per OOM kill in the window (the VPA's OOM bump)
+    max_oom_bumps: int = 3
+    min_history_hours: float = 12.0
+    min_coverage: float = 0.8  # share of the window's samples that must be observed
+    max_gap_hours: float = 6.0  # longest run of missing samples allowed
+    throttle_threshold: float = 0.05  # throttled-periods ratio that counts as throttled
+    near_limit_ratio: float = 0.9  # usage >= this x limit counts as "near the limit"
+    throttle_min_share: float = 0.01  # share of samples throttled near the limit to advise
+    cpu_limit_policy: Literal["remove", "raise"] = "remove"
+    cpu_limit_raise: float = 2.0  # new limit = max(limit, request) x this, when raising
+    price_core_hour: float = 0.031611  # $ per vCPU-hour (GKE Autopilot-like, us-central1)
+    price_gib_hour: float = 0.004237  # $ per GiB-hour
+
+    def __post_init__(self) -> None:
+        def check(name: str, ok: bool, rule: str) -> None:
+            if not ok:
+                raise RightsizingError(f"{name}: {rule}, got {getattr(self, name)!r}")
+
+        check("cpu_quantile", 0.5 <= self.cpu_quantile <= 1, "must be in [0.5, 1]")
+        check("weekly_min_days", self.weekly_min_days >= 7, "must be >= 7")
+        check("min_bucket_samples", self.min_bucket_samples >= 1, "must be >= 1")
+        check("growth_horizon_days", self.growth_horizon_days >= 0, "must be >= 0")
+        check("trend_min_days", self.trend_min_days >= 2, "must be >= 2")
+        check("max_growth", self.max_growth >= 1, "must be >= 1")
+        check("cpu_floor_cores", self.cpu_floor_cores >= 0.001, "must be >= 0.001 (1m)")
+        check("memory_headroom", 0 <= self.memory_headroom <= 10, "must be in [0, 10]")
+        check("memory_floor_bytes", self.memory_floor_bytes >= MIB, "must be >= 1 MiB")
+        check("oom_bump", self.oom_bump >= 1, "must be >= 1")
+        check("max_oom_bumps", self.max_oom_bumps >= 0, "must be >= 0")
+        check("min_history_hours", self.min_history_hours > 0, "must be > 0")
+        check("min_coverage", 0 <= self.min_coverage <= 1, "must be in [0, 1]")
+        check("max_gap_hours", self.max_gap_hours > 0, "must be > 0")
+        check("throttle_threshold", 0 < self.throttle_threshold < 1, "must be in (0, 1)")
+        check("near_limit_ratio", 0 < self.near_limit_ratio <= 1, "must be in (0, 1]")
+        check("throttle_min_share", 0 <= self.throttle_min_share <= 1, "must be in [0, 1]")
+        check(
+            "cpu_limit_policy",
+            self.cpu_limit_policy in ("remove", "raise"),
+            "expected 'remove' or 'raise'",
+        )
+        check("cpu_limit_raise", self.cpu_limit_raise > 1, "must be > 1")
+        check("price_core_hour", self.price_core_hour >= 0, "must be >= 0")
+        check("price_gib_hour", self.price_gib_hour >= 0, "must be >= 0")
+
+
+@dataclass(frozen=True)
+class ContainerUsage:
+    """One container's usage and what is known of its resources today (None: unknown).
+
+    `usage`: columns `cpu` (cores) and `memory` (bytes), optionally `throttled` (0..1), on a
+    tz-aware UTC index with a regular step (absent rows count as missing samples).
+    """
+
+    key: str
+    usage: pd.DataFrame
+    cpu_request: float | None = None
+    cpu_limit: float | None = None
+    memory_request: float | None = None
+    memory_limit: float | None = None
+    oom_kills: tuple[pd.Timestamp, ...] = ()
+
+
+@dataclass(frozen=True)
+class UsageArrays:
+    """A container's usage on its regular grid, validated: NaN where a sample is missing."""
+
+    t_ns: np.ndarray
+    cpu: np.ndarray
+    memory: np.ndarray
+    throttled: np.ndarray | None
+    step_ns: int
+
+    @property
+    def hours(self) -> float:
+        return len(self.t_ns) * self.step_ns / HOUR_NS
+
+
+@dataclass(frozen=True)
+class Requests:
+    """What a right-sizer would set: CPU request (cores) and memory request = limit (bytes)."""
+
+    cpu_cores: float | None
+    memory_bytes: float | None
+
+
+class Rightsizer(Protocol):
+    """The protocol the recommender and its peers share, so one bench replays them all."""
+
+    def fit(self, containers: Iterable[ContainerUsage]) -> Rightsizer: ...
+
+    def requests(self) -> dict[str, Requests]: ...
+
+
+@dataclass(frozen=True)
+class CpuLimitAdvice:
+    action: Literal["remove", "raise"]
+    current_limit_cores: float | None
+    suggested_limit_cores: float | None  # None: no limit
+    throttled_share: float  # share of samples throttled above the threshold near the limit
+    near_limit_share: float  # share of samples using >= near_limit_ratio x the limit
+    reason: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    window_start: str  # ISO timestamps (UTC)
+    window_end: str
+    days: float
+    step_seconds: float
+    samples: int
+    missing_share: float  # share of the grid's samples missing (cpu or memory)
+    longest_gap_minutes: float
+    bucketing: Literal["hour_of_week", "hour_of_day"]
+    peak_bucket: str  # e.g. "Mon 09:00" or "09:00"
+    peak_quantile_cores: float  # the cpu_quantile of the busiest bucket
+    cpu_p50_cores: float
+    cpu_p95_cores: float
+    cpu_max_cores: float
+    cpu_growth: float
+    cpu_trend_days: int  # daily peaks the trend was fitted on (0: no trend)
+    memory_peak_bytes: float
+    memory_growth: float
+    oom_kills: int
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    key: str
+    cpu_request_cores: float
+    memory_request_bytes: float
+    memory_limit_bytes: float
+    current_cpu_request_cores: float | None
+    current_memory_request_bytes: float | None
+    cpu_change_cores: float | None  # new - current (negative: a saving)
+    memory_change_gib: float | None
+    saving_cores: float | None  # current - new
+    saving_gib: float | None
+    saving_per_month: float | None  # money, at the configured prices, over 730 h
+    risk: float  # in-sample share of samples with CPU above the request
+    memory_risk: float  # in-sample share of samples with memory above the limit
+    cpu_limit_advice: CpuLimitAdvice | None
+    evidence: Evidence
+
+
+# --- input ----------------------------------------------------------------------------------
+
+
+def usage_arrays(
+    container: ContainerUsage, min_coverage: float = 0.0, max_gap_hours: float = math.inf
+) -> UsageArrays:
+    """Validate one container's usage and put it on its regular grid (see the module doc)."""
+    key, frame = container.key, container.usage
+    if not isinstance(frame, pd.DataFrame):
+        raise RightsizingError(f"{key}: usage must be a DataFrame, got {type(frame).__name__}")
+    for col in ("cpu", "memory"):
+        if col not in frame.columns:
+            raise RightsizingError(f"{key}: usage has no {col!r} column ({list(frame.columns)})")
+    index = frame.index
+    if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
+        raise RightsizingError(f"{key}: usage index must be a tz-aware DatetimeIndex (UTC)")
+    if len(index) < 2:
+        raise RightsizingError(f"{key}: need at least 2 samples, got {len(index)}")
+    t_ns = index.tz_convert("UTC").as_unit("ns").asi8
+    diffs = np.diff(t_ns)
+    if (diffs == 0).any():
+        first = pd.Timestamp(t_ns[1:][diffs == 0][0], tz="UTC")
+        raise RightsizingError(
+            f"{key}: {int((diffs == 0).sum())} repeated timestamps (first {first.isoformat()}); "
+            "aggregate them upstream (one sample per step per container)"
+        )
+    if (diffs < 0).any():
+        first = pd.Timestamp(t_ns[1:][diffs < 0][0], tz="UTC")
+        raise RightsizingError(f"{key}: usage index is not increasing at {first.isoformat()}")
+    step = int(diffs.min())
+    if (diffs % step).any():
+        raise RightsizingError(
+            f"{key}: irregular step: gaps of {sorted(set((diffs // 10**9).tolist()))[:5]} s "
+            f"are not multiples of the smallest step ({step // 10**9} s)"
+        )
+    slots = (t_ns - t_ns[0]) // step
+    grid = t_ns[0] + np.arange(int(slots[-1]) + 1, dtype=np.int64) * step
+
+    def column(name: str) -> np.ndarray:
+        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values) & ~np.isnan(values) | (values < 0)
+        if name == "throttled":
+            bad |= values > 1
+        if bad.any():
+            at = pd.Timestamp(t_ns[bad][0], tz="UTC").isoformat()
+            rule = "in [0, 1]" if name == "throttled" else "finite and >= 0"
+            raise RightsizingError(
+                f"{key}: {name} must be {rule}: {int(bad.sum())} samples are not "
+                f"(first {values[bad][0]!r} at {at})"
+            )
+        out = np.full(len(grid), np.nan)
+        out[slots] = values
+        return out
+
+    cpu, memory = column("cpu"), column("memory")
+    throttled = column("throttled") if "throttled" in frame.columns else None
+    missing = np.isnan(cpu) | np.isnan(memory)
+    coverage = 1.0 - missing.mean()
+    if coverage < min_coverage:
+        raise RightsizingError(
+            f"{key}: only {coverage:.1%} of the window's samples observed "
+            f"(min_coverage={min_coverage:g})"
+        )
+    gap_h = longest_run(missing) * step / HOUR_NS
+    if gap_h > max_gap_hours:
+        raise RightsizingError(
+            f"{key}: {gap_h:.1f} h of consecutive missing samples (max_gap_hours="
+            f"{max_gap_hours:g}); a peak could hide in the gap"
+        )
+    return UsageArrays(grid, cpu, memory, throttled, step)
+
+
+def longest_run(mask: np.ndarray) -> int:
+    """Length of the longest run of True in a boolean array."""
+    if not mask.any():
+        return 0
+    padded = np.concatenate(([0], mask.astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(padded))
+    return int((edges[1::2] - edges[::2]).max())
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+def hour_buckets(t_ns: np.ndarray, weekly: bool) -> np.ndarray:
+    """Hour of week (Mon 00:00 = 0) or hour of day of each UTC timestamp."""
+    hour = (t_ns % DAY_NS) // HOUR_NS
+    if not weekly:
+        return hour.astype(np.intp)
+    weekday = (t_ns // DAY_NS + 3) % 7  # 1970-01-01 was a Thursday
+    return (weekday * 24 + hour).astype(np.intp)
+
+
+def bucket_label(bucket: int, weekly: bool) -> str:
+    if weekly:
+        return f"{WEEKDAYS[bucket // 24]} {bucket % 24:02d}:00"
+    return f"{bucket:02d}:00"
+
+
+def bucket_quantiles(
+    values: np.ndarray, buckets: np.ndarray, n_buckets: int, q: float, min_samples: int
+) -> np.ndarray:
+    """The q-quantile of the observed values in each bucket (NaN if too few samples)."""
+    out = np.full(n_buckets, np.nan)
+    ok = ~np.isnan(values)
+    order = np.argsort(buckets[ok], kind="stable")
+    vals, bks = values[ok][order], buckets[ok][order]
+    starts = np.searchsorted(bks, np.arange(n_buckets + 1))
+    for b in range(n_buckets):
+        chunk = vals[starts[b] : starts[b + 1]]
+        if len(chunk) >= min_samples:
+            out[b] = np.quantile(chunk, q)
+    return out
+
+
+def daily_peaks(t_ns: np.ndarray, values: np.ndarray, step_ns: int, q: float) -> np.ndarray:
+    """The q-quantile (q = 1: the maximum) of each whole 24-hour block, counted back from
+    the window's end, oldest first; blocks less than half observed are NaN."""
+    end = int(t_ns[-1]) + step_ns
+    block = (end - 1 - t_ns) // DAY_NS
+    n = int(block.max()) + 1
+    per_day = DAY_NS // step_ns
+    out = np.full(n, np.nan)
+    for d in range(n):
+        chunk = values[block == d]
+        chunk = chunk[~np.isnan(chunk)]
+        if len(chunk) >= per_day / 2 and (block == d).sum() >= per_day * 0.999:
+            out[n - 1 - d] = np.quantile(chunk, q)
+    return out
+
+
+def theil_sen_growth(peaks: np.ndarray, weekly: bool, horizon_days: float, min_days: int) -> float:
+    """Trend line at (window end + horizon) over the trend line at the window's middle,
+    unclipped; 1.0 without enough daily peaks. Day i of n is centred at i + 0.5."""
+    days = np.flatnonzero(~np.isnan(peaks))
+    if len(days) < min_days:
+        return 1.0
+    i, j = np.triu_indices(len(days), k=1)
+    lag = days[j] - days[i]
+    if weekly:
+        keep = lag % 7 == 0
+        i, j, lag = i[keep], j[keep], lag[keep]
+    if len(i) == 0:
+        return 1.0
+    y = peaks[days]
+    slope = float(np.median((y[j] - y[i]) / lag))
+    x = days + 0.5
+    intercept = float(np.median(y - slope * x))
+    n = len(peaks)
+    middle = intercept + slope * n / 2.0
+    future = intercept + slope * (n + horizon_days)
+    if middle <= 0:
+        return 1.0
+    return max(future, 0.0) / middle
+
+
+def ceil_millicores(cores: float) -> float:
+    return math.ceil(round(cores * 1000.0, 6)) / 1000.0
+
+
+def ceil_mib(nbytes: float) -> float:
+    return float(math.ceil(round(nbytes / MIB, 6)) * MIB)
+
+
+# --- the recommender ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """One container's fitted state: everything `recommend()` needs, JSON-friendly."""
+
+    key: str
+    cpu_request_cores: float
+    memory_bytes: float
+    risk: float
+    memory_risk: float
+    current_cpu_request: float | None
+    current_cpu_limit: float | None
+    current_memory_request: float | None
+    current_memory_limit: float | None
+    bucket_quantiles: tuple[float | None, ...]
+    cpu_limit_advice: CpuLimitAdvice | None
+    evidence: Evidence
+
+
+class Recommender:
+    """Fit on containers' usage, then `recommend()` (full records) or `requests()` (numbers)."""
+
+    def __init__(self, config: RightsizingConfig | None = None) -> None:
+        self.config = config or RightsizingConfig()
+
+    def __repr__(self) -> str:
+        fitted = f", {len(self.fitted_)} containers" if hasattr(self, "fitted_") else ""
+        return f"Recommender({self.config!r}{fitted})"
+
+    def fit(self, containers: Iterable[ContainerUsage]) -> Recommender:
+        """Learn every container's requests; raises `RightsizingError` on the first bad one."""
+        fitted: dict[str, Fitted] = {}
+        for container in containers:
+            if container.key in fitted:
+                raise RightsizingError(f"fit: container {container.key!r} given twice")
+            fitted[container.key] = self._fit_one(container)
+        if not fitted:
+            raise RightsizingError("fit: no containers given")
+        self.fitted_ = fitted
+        return self
+
+    def _fit_one(self, c: ContainerUsage) -> Fitted:
+        cfg = self.config
+        u = usage_arrays(c, cfg.min_coverage, cfg.max_gap_hours)
+        if u.hours < cfg.min_history_hours:
+            raise RightsizingError(
+                f"{c.key}: only {u.hours:.1f} h of history "
+                f"(min_history_hours={cfg.min_history_hours:g})"
+            )
+        days = u.hours / 24.0
+        weekly = days >= cfg.weekly_min_days
+        n_buckets = 168 if weekly else 24
+        buckets = hour_buckets(u.t_ns, weekly)
+        per_bucket = bucket_quantiles(
+            u.cpu, buckets, n_buckets, cfg.cpu_quantile, cfg.min_bucket_samples
+        )
+        cpu_obs = u.cpu[~np.isnan(u.cpu)]
+        if np.isnan(per_bucket).all():  # very sparse: the window's quantile stands in
+            peak_bucket, peak_q = -1, float(np.quantile(cpu_obs, cfg.cpu_quantile))
+        else:
+            peak_bucket = int(np.nanargmax(per_bucket))
+            peak_q = float(per_bucket[peak_bucket])
+
+        cpu_peaks = daily_peaks(u.t_ns, u.cpu, u.step_ns, cfg.cpu_quantile)
+        cpu_growth = self._clip_growth(
+            theil_sen_growth(cpu_peaks, weekly, cfg.growth_horizon_days, cfg.trend_min_days)
+        )
+        trend_days = int((~np.isnan(cpu_peaks)).sum())
+        trend_days = trend_days if trend_days >= cfg.trend_min_days else 0
+        cpu_request = ceil_millicores(max(cfg.cpu_floor_cores, peak_q * cpu_growth))
+
+        mem_obs = u.memory[~np.isnan(u.memory)]
+        mem_peak = float(mem_obs.max())
+        mem_growth = self._clip_growth(
+            theil_sen_growth(
+                daily_peaks(u.t_ns, u.memory, u.step_ns, 1.0),
+                weekly,
+                cfg.growth_horizon_days,
+                cfg.trend_min_days,
+            )
+        )
+        start_ns, end_ns = int(u.t_ns[0]), int(u.t_ns[-1]) + u.step_ns
+        ooms = [pd.Timestamp(t) for t in c.oom_kills]
+        if any(t.tzinfo is None for t in ooms):
+            raise RightsizingError(f"{c.key}: oom_kills must be tz-aware timestamps")
+        n_oom = sum(start_ns <= t.value < end_ns for t in ooms)
+        base = mem_peak
+        if n_oom and c.memory_limit is not None:
+            base = max(base, float(c.memory_limit))
+        memory = base * mem_growth * (1.0 + cfg.memory_headroom)
+        memory *= cfg.oom_bump ** min(n_oom, cfg.max_oom_bumps)
+        memory = ceil_mib(max(cfg.memory_floor_bytes, memory))
+
+        evidence = Evidence(
+            window_start=pd.Timestamp(start_ns, tz="UTC").isoformat(),
+            window_end=pd.Timestamp(end_ns, tz="UTC").isoformat(),
+            days=days,
+            step_seconds=u.step_ns / 1e9,
+            samples=len(u.t_ns),
+            missing_share=float((np.isnan(u.cpu) | np.isnan(u.memory)).mean()),
+            longest_gap_minutes=longest_run(np.isnan(u.cpu) | np.isnan(u.memory))
+            * u.step_ns
+            / 6e10,
+            bucketing="hour_of_week" if weekly else "hour_of_day",
+            peak_bucket="window" if peak_bucket < 0 else bucket_label(peak_bucket, weekly),
+            peak_quantile_cores=peak_q,
+            cpu_p50_cores=float(np.quantile(cpu_obs, 0.5)),
+            cpu_p95_cores=float(np.quantile(cpu_obs, 0.95)),
+            cpu_max_cores=float(cpu_obs.max()),
+            cpu_growth=cpu_growth,
+            cpu_trend_days=trend_days,
+            memory_peak_bytes=mem_peak,
+            memory_growth=mem_growth,
+            oom_kills=n_oom,
+        )
+        return Fitted(
+            key=c.key,
+            cpu_request_cores=cpu_request,
+            memory_bytes=memory,
+            risk=float((cpu_obs > cpu_request).mean()),
+            memory_risk=float((mem_obs > memory).mean()),
+            current_cpu_request=_opt_float(c.cpu_request),
+            current_cpu_limit=_opt_float(c.cpu_limit),
+            current_memory_request=_opt_float(c.memory_request),
+            current_memory_limit=_opt_float(c.memory_limit),
+            bucket_quantiles=tuple(None if math.isnan(v) else float(v) for v in per_bucket),
+            cpu_limit_advice=self._limit_advice(c, u, cpu_request),
+            evidence=evidence,
+        )
+
+    def _clip_growth(self, growth: float) -> float:
+        return float(min(max(growth, 1.0), self.config.max_growth))
+
+    def _limit_advice(
+        self, c: ContainerUsage, u: UsageArrays, cpu_request: float
+    ) -> CpuLimitAdvice | None:
+        cfg = self.config
+        limit = c.cpu_limit
+        near_share = throttled_share = 0.0
+        reasons = []
+        if u.throttled is not None:
+            ok = ~np.isnan(u.cpu) & ~np.isnan(u.throttled)
+            near = u.cpu >= cfg.near_limit_ratio * limit if limit is not None else ok
+            throttled = ok & near & (u.throttled > cfg.throttle_threshold)
+            near_share = float((ok & near).sum() / max(ok.sum(), 1))
+            throttled_share = float(throttled.sum() / max(ok.sum(), 1))
+            if throttled_share > cfg.throttle_min_share:
+                where = "near its limit" if limit is not None else "(limit unknown)"
+                reasons.append(
+                    f"throttled above {cfg.throttle_threshold:.0%} of periods in "
+                    f"{throttled_share:.1%} of samples {where}"
+                )
+        if limit is not None and cpu_request > limit:
+            reasons.append(f"the new request {cpu_request:g} exceeds the limit {limit:g}")
+        if not reasons:
+            return None
+        action = cfg.cpu_limit_policy
+        suggested = None
+        if action == "raise":
+            suggested = ceil_millicores(max(limit or 0.0, cpu_request) * cfg.cpu_limit_raise)
+        return CpuLimitAdvice(
+            action=action,
+            current_limit_cores=_opt_float(limit),
+            suggested_limit_cores=suggested,
+            throttled_share=throttled_share,
+            near_limit_share=near_share,
+            reason="; ".join(reasons),
+        )
+
+    # --- use ----------------------------------------------------------------------------
+
+    def recommend(self) -> list[Recommendation]:
+        """One record per fitted container, in fit order, with changes, savings and evidence."""
+        self._check_fitted()
+        cfg = self.config
+        out = []
+        for f in self.fitted_.values():
+            cur_cpu = f.current_cpu_request
+            cur_mem = f.current_memory_request
+            if cur_mem is None:
+                cur_mem = f.current_memory_limit
+            cpu_change = None if cur_cpu is None else f.cpu_request_cores - cur_cpu
+            mem_change = None if cur_mem is None else (f.memory_bytes - cur_mem) / GIB
+            money = None
+            if cpu_change is not None or mem_change is not None:
+                money = -HOURS_PER_MONTH * (
+                    (cpu_change or 0.0) * cfg.price_core_hour
+                    + (mem_change or 0.0) * cfg.price_gib_hour
+                )
+            out.append(
+                Recommendation(
+                    key=f.key,
+                    cpu_request_cores=f.cpu_request_cores,
+                    memory_request_bytes=f.memory_bytes,
+                    memory_limit_bytes=f.memory_bytes,
+                    current_cpu_request_cores=cur_cpu,
+                    current_memory_request_bytes=cur_mem,
+                    cpu_change_cores=cpu_change,
+                    memory_change_gib=mem_change,
+                    saving_cores=None if cpu_change is None else -cpu_change,
+                    saving_gib=None if mem_change is None else -mem_change,
+                    saving_per_month=money,
+                    risk=f.risk,
+                    memory_risk=f.memory_risk,
+                    cpu_limit_advice=f.cpu_limit_advice,
+                    evidence=f.evidence,
+                )
+            )
+        return out
+
+    def requests(self) -> dict[str, Requests]:
+        self._check_fitted()
+        return {k: Requests(f.cpu_request_cores, f.memory_bytes) for k, f in self.fitted_.items()}
+
+    # --- persistence --------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write configuration and fitted state as one JSON file; returns the path."""
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "format": FORMAT_VERSION,
+            "kind": KIND,
+            "config": asdict(self.config),
+            "containers": [asdict(f) for f in self.fitted_.values()],
+        }
+        path.write_text(json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Recommender:
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise RightsizingError(f"{path}: cannot read a saved recommender: {exc}") from exc
+        if doc.get("kind") != KIND or doc.get("format") != FORMAT_VERSION:
+            raise RightsizingError(
+                f"{path}: expected kind {KIND!r} format {FORMAT_VERSION}, "
+                f"got {doc.get('kind')!r} format {doc.get('format')!r}"
+            )
+        known = {f.name for f in fields(RightsizingConfig)}
+        unknown = sorted(set(doc["config"]) - known)
+        if unknown:
+            raise RightsizingError(f"{path}: config: unknown fields {unknown}")
+        model = cls(RightsizingConfig(**doc["config"]))
+        model.fitted_ = {}
+        for raw in doc["containers"]:
+            advice = raw["cpu_limit_advice"]
+            fitted = Fitted(
+                **{
+                    **raw,
+                    "bucket_quantiles": tuple(raw["bucket_quantiles"]),
+                    "cpu_limit_advice": None if advice is None else CpuLimitAdvice(**advice),
+                    "evidence": Evidence(**raw["evidence"]),
+                }
+            )
+            model.fitted_[fitted.key] = fitted
+        return model
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "fitted_"):
+            raise RightsizingError("Recommender is not fitted: call fit(containers) or load(path)")
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
