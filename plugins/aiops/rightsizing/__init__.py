@@ -7,7 +7,11 @@ its CPU and memory request and limit, and its OOM-kill timestamps (`ContainerUsa
 
 How it decides (`Recommender`, details in `aiops.rightsizing.recommend`):
 
-- CPU request: usage is bucketed by hour of week (by hour of day for less than two weeks of
+- CPU request, by default for the whole fleet at once (`risk_budget`,
+  aiops.rightsizing.allocation): the fewest cores whose mean predicted share of minutes
+  above the request is within the budget, each container at most `max_container_risk`;
+  cores go where they buy the most safety. With `risk_budget=None`, per container:
+  usage is bucketed by hour of week (by hour of day for less than two weeks of
   history); within each bucket a high quantile is taken, and the busiest bucket decides, so a
   Monday-morning peak counts even when it is two hours of a week. That peak is multiplied by
   the growth a robust trend (Theil-Sen over daily peaks) predicts over a horizon (>= 1, at
@@ -22,8 +26,10 @@ How it decides (`Recommender`, details in `aiops.rightsizing.recommend`):
 
 The knobs are the fields of `RightsizingConfig`; their defaults were chosen by leave-one-
 family-out cross-validation in bench/bench_rightsizing.py (docs/RIGHTSIZING.md).
-`aiops.rightsizing.peers` holds what people run today (KRR's simple strategy, a VPA-like
-decaying histogram, the current requests) behind the same `requests()` protocol.
+`aiops.rightsizing.findings` turns a recommendation into a `rightsizing` finding with its
+patch (Kubernetes and Helm). `aiops.rightsizing.peers` holds what people run today (KRR's
+simple strategy, a VPA-like decaying histogram, the current requests) behind the same
+`requests()` protocol.
 """
 
 from aiops.rightsizing.recommend import (

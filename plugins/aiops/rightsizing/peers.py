@@ -3,17 +3,19 @@ so one bench replays them side by side. `RIGHTSIZERS` maps a name to a class.
 
 - `KrrSimple`: Robusta KRR's "simple" strategy with its defaults: CPU request = the 95th
   percentile of CPU over the last 336 hours (14 days) of history, no CPU limit; memory
-  request = limit = the maximum working set x 1.15. Simplified: KRR's minimum values (10m
-  CPU, 100 MB memory) and its per-pod aggregation are left out.
+  request = limit = the maximum working set x 1.15; at least KRR's minimum values
+  (`cpu_min_value` 10m, `memory_min_value` 100 MB). Simplified: its per-pod aggregation is
+  left out.
 - `VpaLike`: the Kubernetes VPA recommender's target, simplified. CPU: samples go into a
   histogram with exponentially growing buckets (first bucket 0.01 cores, ratio 1.05) weighted
   by 2^(age / 24 h half-life) (newer samples weigh more); the target is the histogram's 90th
   percentile (the upper edge of its bucket). Memory: the peak of each 24-hour aggregation
   interval goes into a decayed histogram (first bucket 10 MB, ratio 1.05); the target is its
   90th percentile, i.e. about the peak when there are few intervals. Both get the VPA's 15%
-  safety margin; memory request = limit. Simplified: CPU samples are not weighted by the
+  safety margin and its pod minimums (`pod-recommendation-min-cpu-millicores` 25,
+  `pod-recommendation-min-memory-mb` 250); memory request = limit. Simplified: CPU samples are not weighted by the
   container's request, no checkpoints (only the given window counts), no OOM bump, no
-  minimum resources (25m, 250 MiB), no confidence-interval scaling of the bounds (only the
+  confidence-interval scaling of the bounds (only the
   target is used), one container, not a pod.
 - `CurrentRequests`: the requests the container already has (memory: the limit if known, as
   a would-be OOM is judged against the limit); None where unknown.
@@ -40,11 +42,18 @@ class KrrSimple:
     """KRR simple strategy: CPU p95 over 14 days, memory max x 1.15."""
 
     def __init__(
-        self, cpu_percentile: float = 95.0, memory_buffer: float = 0.15, history_hours: float = 336
+        self,
+        cpu_percentile: float = 95.0,
+        memory_buffer: float = 0.15,
+        history_hours: float = 336,
+        cpu_min_cores: float = 0.010,
+        memory_min_bytes: float = 100e6,
     ) -> None:
         self.cpu_percentile = cpu_percentile
         self.memory_buffer = memory_buffer
         self.history_hours = history_hours
+        self.cpu_min_cores = cpu_min_cores
+        self.memory_min_bytes = memory_min_bytes
 
     def fit(self, containers: Iterable[ContainerUsage]) -> KrrSimple:
         out: dict[str, Requests] = {}
@@ -56,8 +65,8 @@ class KrrSimple:
             if len(cpu) == 0 or len(mem) == 0:
                 raise RightsizingError(f"{c.key}: no observed samples in the KRR window")
             out[c.key] = Requests(
-                float(np.percentile(cpu, self.cpu_percentile)),
-                float(mem.max()) * (1.0 + self.memory_buffer),
+                max(float(np.percentile(cpu, self.cpu_percentile)), self.cpu_min_cores),
+                max(float(mem.max()) * (1.0 + self.memory_buffer), self.memory_min_bytes),
             )
         self.requests_ = out
         return self
@@ -90,12 +99,16 @@ class VpaLike:
         memory_percentile: float = 0.9,
         safety_margin: float = 0.15,
         interval_hours: float = 24.0,
+        cpu_min_cores: float = 0.025,
+        memory_min_bytes: float = 250 * 2**20,
     ) -> None:
         self.half_life_hours = half_life_hours
         self.cpu_percentile = cpu_percentile
         self.memory_percentile = memory_percentile
         self.safety_margin = safety_margin
         self.interval_hours = interval_hours
+        self.cpu_min_cores = cpu_min_cores
+        self.memory_min_bytes = memory_min_bytes
 
     def fit(self, containers: Iterable[ContainerUsage]) -> VpaLike:
         out: dict[str, Requests] = {}
@@ -119,7 +132,9 @@ class VpaLike:
             mw = np.exp2((when_a - end) / half_life)
             mem = decayed_percentile(peaks_a, mw, self.memory_percentile, first=1e7)
             margin = 1.0 + self.safety_margin
-            out[c.key] = Requests(cpu * margin, mem * margin)
+            out[c.key] = Requests(
+                max(cpu * margin, self.cpu_min_cores), max(mem * margin, self.memory_min_bytes)
+            )
         self.requests_ = out
         return self
 
@@ -145,7 +160,7 @@ class CurrentRequests:
 
 
 RIGHTSIZERS: dict[str, type[Rightsizer]] = {
-    "seasonal-peak": Recommender,
+    "aiops": Recommender,
     "krr-simple": KrrSimple,
     "vpa-like": VpaLike,
     "current": CurrentRequests,

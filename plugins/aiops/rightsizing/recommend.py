@@ -1,6 +1,10 @@
-"""CPU and memory requests from usage history: the seasonal-peak recommender.
+"""CPU and memory requests from usage history: the recommender.
 
-CPU request. Why not the window's p95 (what KRR's simple strategy takes): a container whose
+CPU request, by default: the fit's containers together under one risk budget
+(`risk_budget`; aiops.rightsizing.allocation says why a fleet and not each container).
+The per-container rule below (`risk_budget=None`) is the seasonal peak.
+
+CPU request, per container. Why not the window's p95 (what KRR's simple strategy takes): a container whose
 busiest hours are two hours of a Monday morning spends 1% of the week there, so a window
 quantile ignores them, and the request is short exactly when the traffic is highest. Here the
 usage is bucketed by hour of week (168 buckets; by hour of day, 24, when the history spans
@@ -56,12 +60,14 @@ import json
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
+
+from aiops.rightsizing.allocation import allocate, request_curve
 
 FORMAT_VERSION = 1
 KIND = "rightsizing-recommender"
@@ -88,7 +94,12 @@ class RightsizingConfig:
     trend_min_days: int = 7  # daily peaks needed to fit a trend (else growth = 1)
     max_growth: float = 2.0  # cap on the growth factor (a leak is capped, not extrapolated)
     cpu_floor_cores: float = 0.01  # minimum CPU request (10m)
-    memory_headroom: float = 0.15  # memory = peak x growth x (1 + headroom)
+    # CPU requests across the fleet (aiops.rightsizing.allocation): the fewest cores whose
+    # mean predicted share of minutes above the request is at most this; None: each
+    # container on its own seasonal peak (`cpu_quantile` of its busiest hour bucket)
+    risk_budget: float | None = 0.05
+    max_container_risk: float = 0.15  # no container is given more risk than this
+    memory_headroom: float = 0.3  # memory = peak x growth x (1 + headroom)
     memory_floor_bytes: float = 16 * MIB
     oom_bump: float = 1.2  # memory factor per OOM kill in the window (the VPA's OOM bump)
     max_oom_bumps: int = 3
@@ -115,6 +126,12 @@ class RightsizingConfig:
         check("trend_min_days", self.trend_min_days >= 2, "must be >= 2")
         check("max_growth", self.max_growth >= 1, "must be >= 1")
         check("cpu_floor_cores", self.cpu_floor_cores >= 0.001, "must be >= 0.001 (1m)")
+        check(
+            "risk_budget",
+            self.risk_budget is None or 0 < self.risk_budget < 0.5,
+            "must be None or in (0, 0.5)",
+        )
+        check("max_container_risk", 0 < self.max_container_risk < 1, "must be in (0, 1)")
         check("memory_headroom", 0 <= self.memory_headroom <= 10, "must be in [0, 10]")
         check("memory_floor_bytes", self.memory_floor_bytes >= MIB, "must be >= 1 MiB")
         check("oom_bump", self.oom_bump >= 1, "must be >= 1")
@@ -213,6 +230,8 @@ class Evidence:
     memory_peak_bytes: float
     memory_growth: float
     oom_kills: int
+    cpu_rule: str = "seasonal peak"  # or "fleet risk budget 3%"
+    cpu_predicted_risk: float | None = None  # the allocation's share of minutes above, grown
 
 
 @dataclass(frozen=True)
@@ -432,16 +451,52 @@ class Recommender:
     def fit(self, containers: Iterable[ContainerUsage]) -> Recommender:
         """Learn every container's requests; raises `RightsizingError` on the first bad one."""
         fitted: dict[str, Fitted] = {}
+        inputs: dict[str, tuple[ContainerUsage, UsageArrays]] = {}
         for container in containers:
             if container.key in fitted:
                 raise RightsizingError(f"fit: container {container.key!r} given twice")
-            fitted[container.key] = self._fit_one(container)
+            fitted[container.key], u = self._fit_one(container)
+            inputs[container.key] = (container, u)
         if not fitted:
             raise RightsizingError("fit: no containers given")
+        if self.config.risk_budget is not None:
+            fitted = self._allocate(fitted, inputs, self.config.risk_budget)
         self.fitted_ = fitted
         return self
 
-    def _fit_one(self, c: ContainerUsage) -> Fitted:
+    def _allocate(
+        self,
+        fitted: dict[str, Fitted],
+        inputs: dict[str, tuple[ContainerUsage, UsageArrays]],
+        budget: float,
+    ) -> dict[str, Fitted]:
+        """The CPU requests of the whole fit chosen together (aiops.rightsizing.allocation)."""
+        cfg = self.config
+        curves = [
+            request_curve(inputs[k][1].cpu, f.evidence.cpu_growth, cfg.cpu_floor_cores, 0.001)
+            for k, f in fitted.items()
+        ]
+        chosen = allocate(curves, budget, cfg.max_container_risk)
+        out = {}
+        for (key, f), curve, i in zip(fitted.items(), curves, chosen, strict=True):
+            container, u = inputs[key]
+            request = float(curve.requests[i])
+            cpu_obs = u.cpu[~np.isnan(u.cpu)]
+            evidence = replace(
+                f.evidence,
+                cpu_rule=f"fleet risk budget {budget:.1%}",
+                cpu_predicted_risk=float(curve.risks[i]),
+            )
+            out[key] = replace(
+                f,
+                cpu_request_cores=request,
+                risk=float((cpu_obs > request).mean()),
+                cpu_limit_advice=self._limit_advice(container, u, request),
+                evidence=evidence,
+            )
+        return out
+
+    def _fit_one(self, c: ContainerUsage) -> tuple[Fitted, UsageArrays]:
         cfg = self.config
         u = usage_arrays(c, cfg.min_coverage, cfg.max_gap_hours)
         if u.hours < cfg.min_history_hours:
@@ -515,7 +570,7 @@ class Recommender:
             memory_growth=mem_growth,
             oom_kills=n_oom,
         )
-        return Fitted(
+        fitted = Fitted(
             key=c.key,
             cpu_request_cores=cpu_request,
             memory_bytes=memory,
@@ -529,6 +584,7 @@ class Recommender:
             cpu_limit_advice=self._limit_advice(c, u, cpu_request),
             evidence=evidence,
         )
+        return fitted, u
 
     def _clip_growth(self, growth: float) -> float:
         return float(min(max(growth, 1.0), self.config.max_growth))

@@ -26,8 +26,13 @@ def weekly_peak(days: int) -> np.ndarray:
     return np.where(monday_peak, 1.0, 0.2)
 
 
+# the per-container seasonal-peak rule these tests describe (the default spreads a fleet's
+# risk budget instead: test_rightsizing_allocation.py)
+SEASONAL = {"risk_budget": None, "memory_headroom": 0.15}
+
+
 def fit_one(usage: ContainerUsage, **knobs) -> Recommender:
-    return Recommender(RightsizingConfig(**knobs)).fit([usage])
+    return Recommender(RightsizingConfig(**{**SEASONAL, **knobs})).fit([usage])
 
 
 def test_a_weekly_peak_the_window_quantile_misses_is_still_covered():
@@ -139,7 +144,7 @@ def test_save_and_load_round_trip_exactly(tmp_path):
         )
         for i in range(3)
     ]
-    model = Recommender(RightsizingConfig(cpu_quantile=0.9)).fit(usages)
+    model = Recommender(RightsizingConfig(**{**SEASONAL, "cpu_quantile": 0.9})).fit(usages)
     loaded = Recommender.load(model.save(tmp_path / "rightsizing.json"))
     assert loaded.config == model.config
     assert loaded.fitted_ == model.fitted_
