@@ -3,7 +3,8 @@
 Every source of findings declares the kinds it emits as `FindingKind(name, label, why)` in
 the module that emits them: the trace detectors next to each detector (through the detector
 registry, aiops.traces.detectors), the log miner in aiops.logs.findings, the incident report
-in aiops.incidents.report. The label is how the kind reads in a picture, a list and the
+in aiops.incidents.report, the right-sizing recommendations in aiops.rightsizing.findings.
+The label is how the kind reads in a picture, a list and the
 issue's "Detector" line; the why is the one sentence after an issue's title.
 
 The renderers look a kind up here and never guess. A kind nobody registered is an
@@ -27,7 +28,12 @@ from dataclasses import dataclass
 _NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
 
 #: Modules that register the built-in kinds when imported: every source of findings.
-SOURCES = ("aiops.traces.detectors", "aiops.logs.findings", "aiops.incidents.report")
+SOURCES = (
+    "aiops.traces.detectors",
+    "aiops.logs.findings",
+    "aiops.incidents.report",
+    "aiops.rightsizing.findings",
+)
 
 
 @dataclass(frozen=True)

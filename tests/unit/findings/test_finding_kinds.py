@@ -89,6 +89,7 @@ def test_each_kind_reads_as_it_always_has() -> None:
         "error_hotspot": "errors start here",
         "new_error_template": "new error template",
         "incident": "incident",
+        "rightsizing": "right-sizing",
     }
     assert {kind: kind_label(kind) for kind in labels} == labels
 
