@@ -236,6 +236,7 @@ def rightsizing_finding(
         "memory_recommended": mem_new,  # request = limit
         "cpu_limit_now": limit_now_text,
         "cpu_limit_recommended": limit_new,
+        "cpu_rule": ev.cpu_rule,  # the fleet's risk budget, or the seasonal peak
         "window": f"{ev.window_start} to {ev.window_end} ({ev.days:.1f} days)",
         "step": f"{ev.step_seconds / 60:g} min",
         "samples": ev.samples,
