@@ -101,6 +101,8 @@ class ForecastSet:
             sub = grid.columns(eligible)
             backtest = run_backtest(sub, cfg, forecasters, only)
             scores = score_backtest(backtest, cfg)
+            # no backtest origins (too little data tonight): nothing to carry scores into
+            carried = {n: keys for n, keys in carried.items() if n in backtest.forecasts}
             _carry_scores(scores, carried, eligible, before)
             first_choice = choose(scores, cfg, len(backtest.origins), len(eligible))
             for name, forecaster in forecasters.items():
