@@ -34,6 +34,11 @@ _MARKER_LINE = re.compile(r"[ \t]*<!--[ \t]*aiops:fingerprint=([0-9a-f]{16})[ \t
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# evidence values that are whole files to apply: shown as fenced YAML under the suggested
+# fix, not squashed into a table cell (a right-sizing finding's patch and Helm values)
+YAML_BLOCKS = {"kubernetes_patch": "Kubernetes patch", "helm_values": "Helm values"}
+# sources whose findings are counted in their own units, not in sampled requests
+_OWN_UNITS = ("logs", "rightsizing")
 _SQL = re.compile(r"\s*(SELECT|UPDATE|DELETE|INSERT|WITH)\b", re.IGNORECASE)
 _FILLER = {"a", "an", "the", "of", "for", "to", "in", "at", "on", "and", "or", "per", "one",
            "after", "is", "are", "with", "from", "by", "calls", "waits", "than", "→"}  # fmt: skip
@@ -224,6 +229,9 @@ def _lower(text: str) -> str:
 
 def _how_much(f: Finding) -> str:
     i = f.impact
+    if f.source == "rightsizing":
+        samples = f.evidence.numbers.get("samples")
+        return f"{_count(samples if isinstance(samples, int | float) else 0)} usage samples"
     if f.source == "logs":
         return f"{_count(i.requests_affected)} log lines"
     if incident.is_incident(f):
@@ -244,12 +252,13 @@ def _table(f: Finding) -> str:
         (_label(k), _value(k, v))
         for k, v in (incident.ordered(numbers) if incident.is_incident(f) else numbers.items())
         if v not in ("", None)
+        and k not in YAML_BLOCKS
         and not k.startswith(SAMPLE_PREFIX)
         and not (incident.is_incident(f) and incident.list_key(k))
     ]
     if f.source == "logs":
         rows.append(("Log lines", _count(i.requests_affected)))
-    if f.source in ("logs", incident.SOURCE):  # counted in their own units, not requests
+    if f.source in (*_OWN_UNITS, incident.SOURCE):  # their own units, not requests
         cells = ["| " + " | ".join(c.replace("|", r"\|") for c in row) + " |" for row in rows]
         return "\n".join(["| Metric | Value |", "| --- | --- |", *cells])
     if i.ms_per_request:
@@ -270,6 +279,8 @@ def _examples(f: Finding) -> str:
     """Example traces; a log finding's sample lines (PII-masked, as code); an incident's lists."""
     if incident.is_incident(f):
         return incident.sections(f, _text)
+    if f.source == "rightsizing":
+        return ""  # no traces or lines: the evidence is the usage, summarised above
     if f.source != "logs":
         return "## Example traces\n\n" + _traces(f)
     samples = [v for k, v in f.evidence.numbers.items() if k.startswith(SAMPLE_PREFIX)]
@@ -299,8 +310,11 @@ def _fix(f: Finding) -> str:
             f"-- after: one query for all of them (collect the keys, then map the rows back)\n"
             f"{batched}"
         )
-        fence = "`" * max([3, *(len(run) + 1 for run in re.findall("`+", sql))])
-        parts.append(f"{fence}sql\n{sql}\n{fence}")
+        parts.append(_fenced(sql, "sql"))
+    for key, title in YAML_BLOCKS.items():
+        block = f.evidence.numbers.get(key)
+        if isinstance(block, str) and block.strip():
+            parts.append(f"{title}:\n\n{_fenced(block.rstrip(), 'yaml')}")
     safety = f.safety
     parts.append(
         f"- **Expected improvement:** {_prose(f.expected_improvement)}\n"
@@ -309,6 +323,12 @@ def _fix(f: Finding) -> str:
         f"- **Safety:** `{safety}`: {_SAFETY[safety]}"
     )
     return "\n\n".join(parts)
+
+
+def _fenced(text: str, language: str) -> str:
+    """A fenced code block longer than any run of backticks inside the text."""
+    fence = "`" * max([3, *(len(run) + 1 for run in re.findall("`+", text))])
+    return f"{fence}{language}\n{text}\n{fence}"
 
 
 def _detected(f: Finding, fingerprint: str, when: str, graph: str | None) -> str:

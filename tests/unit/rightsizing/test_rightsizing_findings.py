@@ -211,3 +211,29 @@ def test_kubernetes_quantities_read_back() -> None:
         bytes_from_quantity("lots")
     with pytest.raises(ValueError, match="got -1"):
         cpu_quantity(-1)
+
+
+def test_the_issue_shows_the_patch_and_helm_values_as_yaml_blocks_that_parse() -> None:
+    import re
+    from datetime import UTC, datetime
+
+    from aiops.sinks.render import render_issue
+
+    rec = throttled_at_limit()
+    day = (datetime(2026, 10, 26, tzinfo=UTC), datetime(2026, 10, 27, tzinfo=UTC))
+    body = render_issue(rightsizing_finding(rec), repository="acme/shop", interval=day).body
+    blocks = re.findall(r"```yaml\n(.*?)\n```", body, flags=re.DOTALL)
+    assert [yaml.safe_load(b) for b in blocks] == [
+        yaml.safe_load(kubernetes_patch(rec)),
+        yaml.safe_load(helm_values(rec)),
+    ]
+    assert (
+        yaml.safe_load(blocks[0])["spec"]["template"]["spec"]["containers"][0]["resources"][
+            "limits"
+        ]["cpu"]
+        is None
+    )  # the limit the advice removes
+    evidence = body.split("## Evidence")[1].split("## ")[0]
+    assert "apiVersion" not in evidence and "template" not in evidence  # not in a table cell
+    assert "6,048 usage samples" in body  # 21 days at 5 minutes, in its own units
+    assert "sampled requests" not in body and "## Example traces" not in body
