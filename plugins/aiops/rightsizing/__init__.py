@@ -33,7 +33,6 @@ simple strategy, a VPA-like decaying histogram, the current requests) behind the
 """
 
 from aiops.rightsizing.recommend import (
-    ContainerUsage,
     CpuLimitAdvice,
     Evidence,
     Recommendation,
@@ -41,8 +40,8 @@ from aiops.rightsizing.recommend import (
     Requests,
     Rightsizer,
     RightsizingConfig,
-    RightsizingError,
 )
+from aiops.rightsizing.usage import ContainerUsage, RightsizingError
 
 __all__ = [
     "ContainerUsage",

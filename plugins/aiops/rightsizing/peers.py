@@ -27,15 +27,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from aiops.rightsizing.recommend import (
-    HOUR_NS,
-    ContainerUsage,
-    Recommender,
-    Requests,
-    Rightsizer,
-    RightsizingError,
-    usage_arrays,
-)
+from aiops.rightsizing.recommend import Recommender, Requests, Rightsizer
+from aiops.rightsizing.usage import HOUR_NS, ContainerUsage, RightsizingError, usage_arrays
 
 
 class KrrSimple:

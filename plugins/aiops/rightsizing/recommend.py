@@ -68,19 +68,28 @@ import numpy as np
 import pandas as pd
 
 from aiops.rightsizing.allocation import allocate, request_curve
+from aiops.rightsizing.profile import (
+    bucket_label,
+    bucket_quantiles,
+    ceil_mib,
+    ceil_millicores,
+    daily_peaks,
+    hour_buckets,
+    theil_sen_growth,
+)
+from aiops.rightsizing.usage import (
+    GIB,
+    MIB,
+    ContainerUsage,
+    RightsizingError,
+    UsageArrays,
+    longest_run,
+    usage_arrays,
+)
 
 FORMAT_VERSION = 1
 KIND = "rightsizing-recommender"
-MIB = 2**20
-GIB = 2**30
 HOURS_PER_MONTH = 730.0
-HOUR_NS = 3_600 * 10**9
-DAY_NS = 24 * HOUR_NS
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-class RightsizingError(ValueError):
-    """Input or configuration the recommender cannot use; the message names what was wrong."""
 
 
 @dataclass(frozen=True)
@@ -153,38 +162,6 @@ class RightsizingConfig:
 
 
 @dataclass(frozen=True)
-class ContainerUsage:
-    """One container's usage and what is known of its resources today (None: unknown).
-
-    `usage`: columns `cpu` (cores) and `memory` (bytes), optionally `throttled` (0..1), on a
-    tz-aware UTC index with a regular step (absent rows count as missing samples).
-    """
-
-    key: str
-    usage: pd.DataFrame
-    cpu_request: float | None = None
-    cpu_limit: float | None = None
-    memory_request: float | None = None
-    memory_limit: float | None = None
-    oom_kills: tuple[pd.Timestamp, ...] = ()
-
-
-@dataclass(frozen=True)
-class UsageArrays:
-    """A container's usage on its regular grid, validated: NaN where a sample is missing."""
-
-    t_ns: np.ndarray
-    cpu: np.ndarray
-    memory: np.ndarray
-    throttled: np.ndarray | None
-    step_ns: int
-
-    @property
-    def hours(self) -> float:
-        return len(self.t_ns) * self.step_ns / HOUR_NS
-
-
-@dataclass(frozen=True)
 class Requests:
     """What a right-sizer would set: CPU request (cores) and memory request = limit (bytes)."""
 
@@ -251,170 +228,6 @@ class Recommendation:
     memory_risk: float  # in-sample share of samples with memory above the limit
     cpu_limit_advice: CpuLimitAdvice | None
     evidence: Evidence
-
-
-# --- input ----------------------------------------------------------------------------------
-
-
-def usage_arrays(
-    container: ContainerUsage, min_coverage: float = 0.0, max_gap_hours: float = math.inf
-) -> UsageArrays:
-    """Validate one container's usage and put it on its regular grid (see the module doc)."""
-    key, frame = container.key, container.usage
-    if not isinstance(frame, pd.DataFrame):
-        raise RightsizingError(f"{key}: usage must be a DataFrame, got {type(frame).__name__}")
-    for col in ("cpu", "memory"):
-        if col not in frame.columns:
-            raise RightsizingError(f"{key}: usage has no {col!r} column ({list(frame.columns)})")
-    index = frame.index
-    if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
-        raise RightsizingError(f"{key}: usage index must be a tz-aware DatetimeIndex (UTC)")
-    if len(index) < 2:
-        raise RightsizingError(f"{key}: need at least 2 samples, got {len(index)}")
-    t_ns = index.tz_convert("UTC").as_unit("ns").asi8
-    diffs = np.diff(t_ns)
-    if (diffs == 0).any():
-        first = pd.Timestamp(t_ns[1:][diffs == 0][0], tz="UTC")
-        raise RightsizingError(
-            f"{key}: {int((diffs == 0).sum())} repeated timestamps (first {first.isoformat()}); "
-            "aggregate them upstream (one sample per step per container)"
-        )
-    if (diffs < 0).any():
-        first = pd.Timestamp(t_ns[1:][diffs < 0][0], tz="UTC")
-        raise RightsizingError(f"{key}: usage index is not increasing at {first.isoformat()}")
-    step = int(diffs.min())
-    if (diffs % step).any():
-        raise RightsizingError(
-            f"{key}: irregular step: gaps of {sorted(set((diffs // 10**9).tolist()))[:5]} s "
-            f"are not multiples of the smallest step ({step // 10**9} s)"
-        )
-    slots = (t_ns - t_ns[0]) // step
-    grid = t_ns[0] + np.arange(int(slots[-1]) + 1, dtype=np.int64) * step
-
-    def column(name: str) -> np.ndarray:
-        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(values) & ~np.isnan(values) | (values < 0)
-        if name == "throttled":
-            bad |= values > 1
-        if bad.any():
-            at = pd.Timestamp(t_ns[bad][0], tz="UTC").isoformat()
-            rule = "in [0, 1]" if name == "throttled" else "finite and >= 0"
-            raise RightsizingError(
-                f"{key}: {name} must be {rule}: {int(bad.sum())} samples are not "
-                f"(first {values[bad][0]!r} at {at})"
-            )
-        out = np.full(len(grid), np.nan)
-        out[slots] = values
-        return out
-
-    cpu, memory = column("cpu"), column("memory")
-    throttled = column("throttled") if "throttled" in frame.columns else None
-    missing = np.isnan(cpu) | np.isnan(memory)
-    coverage = 1.0 - missing.mean()
-    if coverage < min_coverage:
-        raise RightsizingError(
-            f"{key}: only {coverage:.1%} of the window's samples observed "
-            f"(min_coverage={min_coverage:g})"
-        )
-    gap_h = longest_run(missing) * step / HOUR_NS
-    if gap_h > max_gap_hours:
-        raise RightsizingError(
-            f"{key}: {gap_h:.1f} h of consecutive missing samples (max_gap_hours="
-            f"{max_gap_hours:g}); a peak could hide in the gap"
-        )
-    return UsageArrays(grid, cpu, memory, throttled, step)
-
-
-def longest_run(mask: np.ndarray) -> int:
-    """Length of the longest run of True in a boolean array."""
-    if not mask.any():
-        return 0
-    padded = np.concatenate(([0], mask.astype(np.int8), [0]))
-    edges = np.flatnonzero(np.diff(padded))
-    return int((edges[1::2] - edges[::2]).max())
-
-
-# --- statistics -----------------------------------------------------------------------------
-
-
-def hour_buckets(t_ns: np.ndarray, weekly: bool) -> np.ndarray:
-    """Hour of week (Mon 00:00 = 0) or hour of day of each UTC timestamp."""
-    hour = (t_ns % DAY_NS) // HOUR_NS
-    if not weekly:
-        return hour.astype(np.intp)
-    weekday = (t_ns // DAY_NS + 3) % 7  # 1970-01-01 was a Thursday
-    return (weekday * 24 + hour).astype(np.intp)
-
-
-def bucket_label(bucket: int, weekly: bool) -> str:
-    if weekly:
-        return f"{WEEKDAYS[bucket // 24]} {bucket % 24:02d}:00"
-    return f"{bucket:02d}:00"
-
-
-def bucket_quantiles(
-    values: np.ndarray, buckets: np.ndarray, n_buckets: int, q: float, min_samples: int
-) -> np.ndarray:
-    """The q-quantile of the observed values in each bucket (NaN if too few samples)."""
-    out = np.full(n_buckets, np.nan)
-    ok = ~np.isnan(values)
-    order = np.argsort(buckets[ok], kind="stable")
-    vals, bks = values[ok][order], buckets[ok][order]
-    starts = np.searchsorted(bks, np.arange(n_buckets + 1))
-    for b in range(n_buckets):
-        chunk = vals[starts[b] : starts[b + 1]]
-        if len(chunk) >= min_samples:
-            out[b] = np.quantile(chunk, q)
-    return out
-
-
-def daily_peaks(t_ns: np.ndarray, values: np.ndarray, step_ns: int, q: float) -> np.ndarray:
-    """The q-quantile (q = 1: the maximum) of each whole 24-hour block, counted back from
-    the window's end, oldest first; blocks less than half observed are NaN."""
-    end = int(t_ns[-1]) + step_ns
-    block = (end - 1 - t_ns) // DAY_NS
-    n = int(block.max()) + 1
-    per_day = DAY_NS // step_ns
-    out = np.full(n, np.nan)
-    for d in range(n):
-        chunk = values[block == d]
-        chunk = chunk[~np.isnan(chunk)]
-        if len(chunk) >= per_day / 2 and (block == d).sum() >= per_day * 0.999:
-            out[n - 1 - d] = np.quantile(chunk, q)
-    return out
-
-
-def theil_sen_growth(peaks: np.ndarray, weekly: bool, horizon_days: float, min_days: int) -> float:
-    """Trend line at (window end + horizon) over the trend line at the window's middle,
-    unclipped; 1.0 without enough daily peaks. Day i of n is centred at i + 0.5."""
-    days = np.flatnonzero(~np.isnan(peaks))
-    if len(days) < min_days:
-        return 1.0
-    i, j = np.triu_indices(len(days), k=1)
-    lag = days[j] - days[i]
-    if weekly:
-        keep = lag % 7 == 0
-        i, j, lag = i[keep], j[keep], lag[keep]
-    if len(i) == 0:
-        return 1.0
-    y = peaks[days]
-    slope = float(np.median((y[j] - y[i]) / lag))
-    x = days + 0.5
-    intercept = float(np.median(y - slope * x))
-    n = len(peaks)
-    middle = intercept + slope * n / 2.0
-    future = intercept + slope * (n + horizon_days)
-    if middle <= 0:
-        return 1.0
-    return max(future, 0.0) / middle
-
-
-def ceil_millicores(cores: float) -> float:
-    return math.ceil(round(cores * 1000.0, 6)) / 1000.0
-
-
-def ceil_mib(nbytes: float) -> float:
-    return float(math.ceil(round(nbytes / MIB, 6)) * MIB)
 
 
 # --- the recommender ------------------------------------------------------------------------

@@ -13,15 +13,17 @@ from aiops.findings.model import Finding, Safety
 from aiops.rightsizing import ContainerUsage, Recommendation, Recommender, RightsizingConfig
 from aiops.rightsizing.findings import (
     RIGHTSIZING,
-    bytes_from_quantity,
-    cores_from_quantity,
-    cpu_quantity,
     helm_values,
     kubernetes_patch,
-    memory_quantity,
     moved,
     rightsizing_finding,
     rightsizing_findings,
+)
+from aiops.rightsizing.quantities import (
+    bytes_from_quantity,
+    cores_from_quantity,
+    cpu_quantity,
+    memory_quantity,
 )
 
 MIB = 2**20
