@@ -45,7 +45,7 @@ from aiops.forecast.grid import StepGrid, ns_index, timestamp_ns, to_step_grid
 from aiops.forecast.intervals import fallback_offsets, interval_offsets
 from aiops.forecast.naive import SeasonalNaive
 from aiops.forecast.registry import forecaster_class
-from aiops.forecast.sparing import carried_checks, carried_keys, due_keys
+from aiops.forecast.sparing import carried_checks, carry_plan, carry_scores, due_keys
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +96,16 @@ class ForecastSet:
             name: due_keys(name, eligible, before, night, cfg.recheck_days)
             for name in cfg.sparing if name in forecasters
         }  # fmt: skip
-        carried = _carry_plan(only, eligible, previous, cfg)
+        # a changed config carries nothing: its offsets may be for another level or horizon
+        held = previous._offsets if previous is not None and previous.config == cfg else {}
+        carried = carry_plan(only, eligible, before, held)
         if eligible:
             sub = grid.columns(eligible)
             backtest = run_backtest(sub, cfg, forecasters, only)
             scores = score_backtest(backtest, cfg)
             # no backtest origins (too little data tonight): nothing to carry scores into
             carried = {n: keys for n, keys in carried.items() if n in backtest.forecasts}
-            _carry_scores(scores, carried, eligible, before)
+            carry_scores(scores, carried, eligible, before)
             first_choice = choose(scores, cfg, len(backtest.origins), len(eligible))
             for name, forecaster in forecasters.items():
                 wanted = [
@@ -270,44 +272,6 @@ class ForecastSet:
 def candidate_forecasters(config: ForecastConfig) -> dict[str, Forecaster]:
     """Unfitted forecasters of the configured candidates, in their order."""
     return {name: forecaster_class(name).from_config(config) for name in config.candidates}
-
-
-def _carry_plan(
-    only: dict[str, list[str]],
-    eligible: list[str],
-    previous: ForecastSet | None,
-    cfg: ForecastConfig,
-) -> dict[str, list[str]]:
-    """Per spared candidate, the keys whose backtest is carried from `previous` (see
-    aiops.forecast.sparing.carried_keys). A carry needs the same configuration (the same
-    horizon, level and scores) and the previous interval offsets; a series that cannot
-    carry is backtested tonight instead (added to `only`), so it does not lose its choice."""
-    if previous is None:
-        return {}
-    out: dict[str, list[str]] = {}
-    for name, due in only.items():
-        keys = carried_keys(name, eligible, previous.choices_, due)
-        held = previous._offsets.get(name, {}) if previous.config == cfg else {}
-        out[name] = [k for k in keys if k in held]
-        due.extend(k for k in keys if k not in held)
-    return out
-
-
-def _carry_scores(
-    scores: dict[str, dict[str, np.ndarray]],
-    carried: dict[str, list[str]],
-    eligible: list[str],
-    before: Mapping[str, Mapping[str, Any]] | None,
-) -> None:
-    """Write the carried candidates' previous scores into tonight's (in place)."""
-    position = {k: j for j, k in enumerate(eligible)}
-    for name, keys in carried.items():
-        for key in keys:
-            previous = before[key]["scores"][name]  # type: ignore[index]
-            j = position[key]
-            scores[name]["mase"][j] = previous["mase"]
-            scores[name]["smape"][j] = np.nan if previous["smape"] is None else previous["smape"]
-            scores[name]["origins"][j] = previous["origins"]
 
 
 def _after_final_fits(

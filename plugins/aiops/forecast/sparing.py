@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+import numpy as np
+
 
 def recheck_slot(key: str, recheck_days: int) -> int:
     """The day of the `recheck_days` cycle on which `key` is re-checked."""
@@ -88,3 +90,43 @@ def carried_checks(
         if key in keys:
             before[candidate] = day.isoformat()
     return dict(sorted(before.items()))
+
+
+def carry_plan(
+    only: dict[str, list[str]],
+    eligible: list[str],
+    previous: Mapping[str, Mapping[str, Any]] | None,
+    held: Mapping[str, Mapping[str, Any]],
+) -> dict[str, list[str]]:
+    """Per spared candidate in `only` (candidate -> keys due tonight), the keys whose
+    backtest is carried: `carried_keys` whose previous interval offsets are in `held`
+    (candidate -> key -> offsets; empty when the configuration changed). A series that
+    cannot carry is backtested tonight instead (added to `only`, in place), so it does not
+    lose its choice."""
+    if previous is None:
+        return {}
+    out: dict[str, list[str]] = {}
+    for name, due in only.items():
+        keys = carried_keys(name, eligible, previous, due)
+        offsets = held.get(name, {})
+        out[name] = [k for k in keys if k in offsets]
+        due.extend(k for k in keys if k not in offsets)
+    return out
+
+
+def carry_scores(
+    scores: dict[str, dict[str, np.ndarray]],
+    carried: Mapping[str, list[str]],
+    eligible: list[str],
+    previous: Mapping[str, Mapping[str, Any]] | None,
+) -> None:
+    """Write the carried candidates' previous scores (`previous` choices) into tonight's
+    score arrays (aiops.forecast.backtest.score_backtest's), in place."""
+    position = {k: j for j, k in enumerate(eligible)}
+    for name, keys in carried.items():
+        for key in keys:
+            old = previous[key]["scores"][name]  # type: ignore[index]
+            j = position[key]
+            scores[name]["mase"][j] = old["mase"]
+            scores[name]["smape"][j] = np.nan if old["smape"] is None else old["smape"]
+            scores[name]["origins"][j] = old["origins"]
