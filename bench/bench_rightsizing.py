@@ -23,7 +23,6 @@ and leave-one-family-out cross-validation of our knobs over a small grid.
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import sys
 import time
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiops.rightsizing import ContainerUsage, Recommender, Requests, RightsizingConfig  # noqa: E402
 from aiops.rightsizing.peers import RIGHTSIZERS  # noqa: E402
+from bench.rca.nezha import MetricSignal, load_metrics  # noqa: E402
 
 log = logging.getLogger("bench_rightsizing")
 DATA = ROOT.parent / "shared" / "data"
@@ -56,60 +56,50 @@ class Case:
 # --- data families --------------------------------------------------------------------------
 
 
-def nezha_pod(path: Path) -> pd.DataFrame:
-    """One pod's metric CSV as cpu (cores), memory (bytes), cpu_den (m), mem_den (Mi) per
-    minute; a malformed line raises naming the file and line."""
-    with path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    header, body = rows[0], rows[1:]
-    col = {name: i for i, name in enumerate(header)}
-    times, cpu, cpu_rate, mem, mem_rate = [], [], [], [], []
-    for lineno, row in enumerate(body, start=2):
-        try:
-            if len(row) != len(header):
-                raise ValueError(f"{len(row)} fields, header has {len(header)}")
-            times.append(" ".join(row[col["Time"]].split(" ")[:3]))
-            cpu.append(float(row[col["CpuUsage(m)"]]))
-            cpu_rate.append(float(row[col["CpuUsageRate(%)"]]))
-            mem.append(float(row[col["MemoryUsage(Mi)"]]))
-            mem_rate.append(float(row[col["MemoryUsageRate(%)"]]))
-        except (ValueError, KeyError) as exc:
-            raise SystemExit(f"{path.relative_to(DATA)}:{lineno}: malformed row: {exc}") from exc
-    with np.errstate(divide="ignore", invalid="ignore"):  # a rate of 0: no denominator
-        cpu_den = np.array(cpu) / (np.array(cpu_rate) / 100.0)
-        mem_den = np.array(mem) / (np.array(mem_rate) / 100.0)
-    index = pd.DatetimeIndex(pd.to_datetime(times, utc=True, format="ISO8601")).floor("min")
-    frame = pd.DataFrame(
-        {
-            "cpu": np.array(cpu) / 1000.0,
-            "memory": np.array(mem) * MIB,
-            "cpu_den": np.where(np.isfinite(cpu_den), cpu_den, np.nan),
-            "mem_den": np.where(np.isfinite(mem_den), mem_den, np.nan),
-        },
-        index=index,
+#: the pod columns read: usage, and the usage rates that give the pod's limits away
+NEZHA_SIGNALS = (
+    MetricSignal("CpuUsage(m)", "cpu", "saturation", "up", "cores", 1e-3),
+    MetricSignal("CpuUsageRate(%)", "cpu_rate", "saturation", "up", "share", 1e-2),
+    MetricSignal("MemoryUsage(Mi)", "memory", "saturation", "up", "bytes", float(MIB)),
+    MetricSignal("MemoryUsageRate(%)", "memory_rate", "saturation", "up", "share", 1e-2),
+)
+
+
+def nezha_day(day: str) -> dict[str, pd.DataFrame]:
+    """service -> its pod's minutes of `day` (bench.rca.nezha's reader, which names the file
+    and line of any bad cell): cpu (cores), memory (bytes) and the limits the rates imply,
+    cpu_den (cores) and mem_den (bytes); NaN where a rate is 0."""
+    wide = load_metrics(NEZHA, day, NEZHA_SIGNALS).pivot_table(
+        index=["service", "timestamp"], columns="signal", values="value", dropna=False
     )
-    dupes = frame.index.duplicated()
-    if dupes.any():
-        raise SystemExit(f"{path.relative_to(DATA)}: {int(dupes.sum())} repeated minutes")
-    return frame
+    out = {}
+    for service, frame in wide.groupby(level="service"):
+        frame = frame.droplevel("service")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cpu_den = frame["cpu"] / frame["cpu_rate"]
+            mem_den = frame["memory"] / frame["memory_rate"]
+        out[str(service)] = pd.DataFrame(
+            {
+                "cpu": frame["cpu"],
+                "memory": frame["memory"],
+                "cpu_den": cpu_den.where(np.isfinite(cpu_den)),
+                "mem_den": mem_den.where(np.isfinite(mem_den)),
+            }
+        )
+    return out
 
 
 def nezha_cases() -> tuple[list[Case], list[str]]:
     notes = []
-    by_day: dict[str, dict[str, pd.DataFrame]] = {}
-    for day in ("2022-08-22", "2022-08-23"):
-        by_day[day] = {}
-        for path in sorted((NEZHA / day / "metric").glob("*_metric.csv")):
-            service = "-".join(path.name.removesuffix("_metric.csv").split("-")[:-2])
-            by_day[day][service] = nezha_pod(path)
+    by_day = {day: nezha_day(day) for day in ("2022-08-22", "2022-08-23")}
     cases = []
     for service, train in by_day["2022-08-22"].items():
         test = by_day["2022-08-23"].get(service)
         if test is None:
             notes.append(f"{service}: no pod on 2022-08-23, skipped")
             continue
-        cpu_lim = float(np.nanmedian(train["cpu_den"])) / 1000.0
-        mem_lim = float(np.nanmedian(train["mem_den"])) * MIB
+        cpu_lim = float(np.nanmedian(train["cpu_den"]))
+        mem_lim = float(np.nanmedian(train["mem_den"]))
         spread = float(
             np.nanquantile(train["cpu_den"], 0.9) / np.nanquantile(train["cpu_den"], 0.1)
         )

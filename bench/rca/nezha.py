@@ -179,9 +179,9 @@ def metric_files(root: Path, day: str) -> dict[str, Path]:
     return files
 
 
-def load_metrics(root: Path, day: str) -> pd.DataFrame:
+def load_metrics(root: Path, day: str, signals: tuple[MetricSignal, ...] = SIGNALS) -> pd.DataFrame:
     """Every pod's metrics of one day as a long frame `timestamp,service,signal,value`
-    (UTC minutes; an empty cell is a missing value, NaN)."""
+    (UTC minutes; an empty cell is a missing value, NaN); `signals`: the columns read."""
     frames = []
     seen: dict[str, Path] = {}
     for pod, path in metric_files(root, day).items():
@@ -189,14 +189,16 @@ def load_metrics(root: Path, day: str) -> pd.DataFrame:
         if service in seen:
             raise NezhaError(f"{path}: a second pod of {service} (first {seen[service].name})")
         seen[service] = path
-        frames.append(load_pod_metrics(path, day, pod, service))
+        frames.append(load_pod_metrics(path, day, pod, service, signals))
     return pd.concat(frames, ignore_index=True)
 
 
-def load_pod_metrics(path: Path, day: str, pod: str, service: str) -> pd.DataFrame:
+def load_pod_metrics(
+    path: Path, day: str, pod: str, service: str, signals: tuple[MetricSignal, ...] = SIGNALS
+) -> pd.DataFrame:
     """One pod's file as long rows; the file's line is named on any unreadable cell."""
     header, body = _csv_rows(path)
-    needed = ["Time", "TimeStamp", "PodName"] + [s.column for s in SIGNALS]
+    needed = ["Time", "TimeStamp", "PodName"] + [s.column for s in signals]
     missing = [c for c in needed if c not in header]
     if missing:
         raise NezhaError(f"{path}:1: missing column(s) {missing}")
@@ -214,7 +216,7 @@ def load_pod_metrics(path: Path, day: str, pod: str, service: str) -> pd.DataFra
         if ts in minutes:
             raise NezhaError(f"{where}: a second row in minute {ts} (first on line {minutes[ts]})")
         minutes[ts] = line
-        for s in SIGNALS:
+        for s in signals:
             out.append((ts, service, s.signal, _value(row[col[s.column]], s, where)))
     if not out:
         raise NezhaError(f"{path}:2: no data rows after the header")
