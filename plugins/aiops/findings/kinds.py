@@ -7,6 +7,12 @@ in aiops.incidents.report, the right-sizing recommendations in aiops.rightsizing
 The label is how the kind reads in a picture, a list and the
 issue's "Detector" line; the why is the one sentence after an issue's title.
 
+A kind may also say when a finding found again is worth a comment on its open issue
+(``worth_telling``). A fingerprint names the problem, not its numbers, so the filing rules
+(aiops.sinks.filing) would otherwise comment once a day with whatever was measured; for a kind
+whose numbers are advice (right-sizing: "set the request to 120m"), a comment that says 118m
+tomorrow is noise. Without it (most kinds: each day's evidence is new) every day is told.
+
 The renderers look a kind up here and never guess. A kind nobody registered is an
 `UnknownKindError` naming it, not an issue that calls it something made up and says nothing
 about why it matters; a `FindingKind` without a label or a why cannot be built; and the tests
@@ -22,8 +28,9 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
 
@@ -38,11 +45,18 @@ SOURCES = (
 
 @dataclass(frozen=True)
 class FindingKind:
-    """One kind of finding (`Finding.kind`) and the words every renderer uses for it."""
+    """One kind of finding (`Finding.kind`) and the words every renderer uses for it.
+
+    ``worth_telling(last_told, today)`` takes two `Finding.to_json()` documents, the one last
+    written to the open issue and today's, and says whether today's is worth a comment; None
+    (the default) tells every day. Being a function, it compares by identity: two declarations
+    are equal only with the very same function, and registering the same entry again stays a
+    no-op."""
 
     name: str  # Finding.kind, snake_case: "n_plus_one"
     label: str  # short, for a picture or a list: "N+1", "fan-out"
     why: str  # one sentence: why this kind of problem matters to the team receiving it
+    worth_telling: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
@@ -58,6 +72,11 @@ class FindingKind:
         if self.why.rstrip()[-1] not in ".!?":
             raise ValueError(
                 f"FindingKind {self.name!r}: why must be a sentence (end it with '.'), got {self.why!r}"
+            )
+        if self.worth_telling is not None and not callable(self.worth_telling):
+            raise ValueError(
+                f"FindingKind {self.name!r}: worth_telling must be a function of (last told, "
+                f"today) finding documents or None, got {self.worth_telling!r}"
             )
 
 

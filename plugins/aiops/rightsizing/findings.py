@@ -20,14 +20,15 @@ is the container. The finding carries, in its evidence:
 The safety class is REQUIRES_APPROVAL (action ``config_change``): requests decide where pods
 are scheduled and when they are evicted, so a person merges the change.
 
-Deduplication. The fingerprint is (source, kind, workload, container): never a number, so
+Deduplication. The fingerprint is (source, kind, workload, container, namespace), no number: so
 tomorrow's run with a request of 118m instead of 120m finds the same issue. The filing rules
-(aiops.sinks.filing) comment at most once a day on an open issue; whether a comment is worth
-it when the numbers barely moved is `moved(old, new, threshold)`: True when a recommended or
-current value (CPU request, memory, CPU limit) moved by more than ``threshold`` relative to
-the old one, or the CPU-limit advice changed. It reads the quantities back from the
-findings' evidence (``Finding.to_json()`` as the store keeps it, or its
-``evidence.numbers``), so a stored finding is enough to decide.
+(aiops.sinks.filing) comment at most once a day on an open issue, and for this kind only when
+`moved(old, new, threshold)` (its ``worth_telling``) says the numbers moved against the
+finding the issue was last told: True when a recommended or current value (CPU request,
+memory, CPU limit) moved by more than ``threshold`` relative to the old one, or the CPU-limit
+advice changed. It reads the quantities back from the findings' evidence
+(``Finding.to_json()`` as the store keeps it, or its ``evidence.numbers``), so a stored
+finding is enough to decide.
 
 `rightsizing_findings` keeps the recommendations worth an issue by the same rule: a change
 against the current requests above ``min_change``, any CPU-limit advice, or current requests
@@ -51,14 +52,6 @@ from aiops.rightsizing.quantities import (
 )
 from aiops.rightsizing.recommend import Recommendation
 
-RIGHTSIZING = KINDS.register(
-    FindingKind(
-        "rightsizing",
-        label="right-sizing",
-        why="Requests far above use hold nodes nobody uses, and requests below the peak get "
-        "the container throttled or OOM-killed when traffic is highest.",
-    )
-)
 SOURCE = "rightsizing"
 UNKNOWN = "unknown"  # a current value the recommendation does not know (None)
 REMOVE = "remove"  # the recommended CPU limit when the advice is to remove it
@@ -143,11 +136,14 @@ def rightsizing_finding(
     values_path: str | None = None,
     workload_kind: str = "deployment",
     currency: str = "$",
+    namespace: str | None = None,
 ) -> Finding:
     """The `rightsizing` finding for one recommendation: title, patch, Helm values, evidence
     and saving; ``values_path`` is where the chart keeps this container's values (default
-    its name), ``workload_kind`` names the workload in the `kubectl patch` command, and
-    ``currency`` prefixes the monthly saving (the recommender's prices are in it)."""
+    its name), ``workload_kind`` names the workload in the `kubectl patch` command,
+    ``currency`` prefixes the monthly saving (the recommender's prices are in it), and
+    ``namespace`` is the workload's (part of the fingerprint: "cart" in staging and in
+    production are two issues)."""
     workload, container = workload_and_container(rec.key)
     ev = rec.evidence
     cpu_new, mem_new = cpu_quantity(rec.cpu_request_cores), memory_quantity(rec.memory_limit_bytes)
@@ -174,7 +170,7 @@ def rightsizing_finding(
     path = container if values_path is None else values_path
     patch, values = kubernetes_patch(rec), helm_values(rec, values_path)
     numbers: dict[str, float | int | str] = {
-        "container": rec.key,
+        "container": rec.key if namespace is None else f"{namespace}/{rec.key}",
         "cpu_request_now": cpu_now or UNKNOWN,
         "cpu_request_recommended": cpu_new,
         "memory_now": mem_now or UNKNOWN,
@@ -213,10 +209,11 @@ def rightsizing_finding(
     limit_text = {REMOVE: ", and remove its CPU limit", UNCHANGED: ""}.get(
         limit_new, f", and raise its CPU limit to `{limit_new}`"
     )
+    in_namespace = "" if namespace is None else f" -n {namespace}"
     suggestion = (
         f"Set `{container}` in {workload_kind} `{workload}` to a CPU request of `{cpu_new}` "
         f"and a memory request and limit of `{mem_new}`{limit_text}: apply the Kubernetes patch "
-        f"in the evidence with `kubectl patch {workload_kind}/{workload} --patch-file "
+        f"in the evidence with `kubectl patch {workload_kind}/{workload}{in_namespace} --patch-file "
         f"<patch.yaml>` (a strategic merge patch: containers merge by name, and `cpu: null` "
         f"removes a limit), or, if a chart owns the manifest, set the Helm values in the "
         f"evidence under `{path or '(top level)'}`. The CPU request holds the busiest "
@@ -236,6 +233,7 @@ def rightsizing_finding(
         action="config_change",
         effort=Effort.LOW,
         confidence=round((1.0 - ev.missing_share) * min(1.0, ev.days / FULL_CONFIDENCE_DAYS), 3),
+        key={} if namespace is None else {"namespace": namespace},
     )
 
 
@@ -246,6 +244,7 @@ def rightsizing_findings(
     min_change: float = 0.2,
     workload_kind: str = "deployment",
     currency: str = "$",
+    namespace: str | None = None,
 ) -> list[Finding]:
     """Findings for the recommendations worth an issue (see the module doc: a change above
     ``min_change`` relative to the current request, CPU-limit advice, or unknown current
@@ -265,6 +264,7 @@ def rightsizing_findings(
                     values_path=paths.get(rec.key),
                     workload_kind=workload_kind,
                     currency=currency,
+                    namespace=namespace,
                 )
             )
     return out
@@ -298,6 +298,18 @@ def moved(old: dict[str, Any], new: dict[str, Any], threshold: float = 0.2) -> b
     if limit_a in fixed or limit_b in fixed:
         return limit_a != limit_b
     return _changed(cores_from_quantity(limit_a), cores_from_quantity(limit_b), threshold)
+
+
+#: The kind, registered after `moved`: its open issue hears again only when the numbers move.
+RIGHTSIZING = KINDS.register(
+    FindingKind(
+        "rightsizing",
+        label="right-sizing",
+        why="Requests far above use hold nodes nobody uses, and requests below the peak get "
+        "the container throttled or OOM-killed when traffic is highest.",
+        worth_telling=moved,
+    )
+)
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -6,7 +6,10 @@ For each finding, costliest first, in the repository that owns the fix:
 - written to today already: the ledger notes the interval, nothing else (one write a day);
 - an open issue carries its fingerprint (listed by the bot label, every page, pull requests
   skipped, matched locally on the hidden marker; the search API's index lags and allows 30
-  requests a minute, so it is not used): one comment with the new evidence;
+  requests a minute, so it is not used): one comment with the new evidence. A kind that
+  tells only a change (``FindingKind.worth_telling``) compares today's finding with the one
+  last told to the issue (the ledger's ``last_told``): when it moved too little, the ledger
+  notes the interval, nothing else ("unchanged"); an entry that recorded none is commented;
 - closed as not planned (or as a duplicate): never filed again;
 - closed as completed: reopened with a comment, or left closed (``reopen_completed``);
 - nowhere: a new issue, up to ``max_new_issues`` per run; the rest wait for the next run.
@@ -26,6 +29,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from aiops.catalog import Catalog
+from aiops.findings.kinds import KINDS
 from aiops.findings.model import Finding
 from aiops.findings.narrative import Narrative
 from aiops.sinks.dry_run import DryRunSink
@@ -47,8 +51,8 @@ REOPENED = (
 class Outcome:
     fingerprint: str
     repository: str | None
-    action: str  # created | commented | reopened | adopted | already_filed | same_day |
-    #              not_planned | left_closed | deferred | below_confidence | failed
+    action: str  # created | commented | unchanged | reopened | adopted | already_filed |
+    #              same_day | not_planned | left_closed | deferred | below_confidence | failed
     url: str | None = None
     detail: str = ""
 
@@ -163,8 +167,12 @@ class _Run:
             return self._create(finding, repository)
         if ref.state == "open":
             if entry is None and interval_text(self.interval) in ref.body:
-                self._record(self._entry(finding, ref))  # filed by a run that lost its ledger
+                # filed by a run that lost its ledger, with this interval's finding
+                self._record(self._entry(finding, ref, told=True))
                 return Outcome(fp, repository, "adopted", ref.url)
+            if entry is not None and not self._worth_telling(finding, entry):
+                self._record(entry.seen(self.end, state=ref.state, state_reason=ref.state_reason))
+                return Outcome(fp, repository, "unchanged", ref.url)
             self.tracker.comment(ref, render_comment(finding, interval=self.interval))
             self._record(self._entry(finding, ref, entry, wrote=True, comments=1))
             return Outcome(fp, repository, "commented", ref.url)
@@ -205,6 +213,14 @@ class _Run:
         self._record(self._entry(finding, ref, None, wrote=True))
         return Outcome(fp, repository, "created", ref.url)
 
+    def _worth_telling(self, finding: Finding, entry: LedgerEntry) -> bool:
+        """Whether ``finding`` is worth a comment on the open issue ``entry`` filed: always,
+        unless its kind says when and the ledger knows what the issue was last told."""
+        if not entry.last_told:
+            return True
+        rule = KINDS.get(finding.kind).worth_telling
+        return rule is None or bool(rule(entry.last_told, finding.to_json()))
+
     def _listed_as(self, repository: str, state: str) -> dict[str, IssueRef]:
         """The bot's issues in ``state`` by fingerprint, read once per run (oldest wins)."""
         key = (repository, state)
@@ -223,8 +239,13 @@ class _Run:
         entry: LedgerEntry | None = None,
         *,
         wrote: bool = False,
+        told: bool = False,
         comments: int = 0,
     ) -> LedgerEntry:
+        """The entry after an action on ``ref``: ``wrote``, today's evidence was written to
+        it; ``told``, the issue holds ``finding`` without a write (adopted). Either way the
+        finding is what the issue was last told."""
+        last_told = finding.to_json() if wrote or told else entry.last_told if entry else None
         return LedgerEntry(
             sink=self.tracker.sink,
             repository=ref.repository,
@@ -240,6 +261,7 @@ class _Run:
             last_interval_end=max(entry.last_interval_end, self.end) if entry else self.end,
             last_write_day=self.day if wrote or not entry else entry.last_write_day,
             comments=(entry.comments if entry else 0) + comments,
+            last_told=last_told,
         )
 
     def _record(self, entry: LedgerEntry) -> None:

@@ -2,6 +2,11 @@
 
 It is what makes filing exactly-once across reruns and backfills without asking GitHub: an
 interval that ends at or before an entry's `last_interval_end` was already handled.
+
+An entry also keeps the finding last written to the issue (`last_told`, its
+`Finding.to_json()`), so a kind that tells only a change (`FindingKind.worth_telling`) is
+compared with what the issue says, not with yesterday's run. None: nothing recorded (entries
+from before the column, stored as {}).
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from aiops.store import Store
 
@@ -31,6 +37,7 @@ class LedgerEntry:
     last_interval_end: datetime
     last_write_day: str  # "YYYY-MM-DD", UTC
     comments: int = 0
+    last_told: dict[str, Any] | None = None  # Finding.to_json() last written to the issue
 
     @property
     def key(self) -> tuple[str, str]:
@@ -43,7 +50,10 @@ class LedgerEntry:
 
 def read_ledger(store: Store, sink: str) -> dict[tuple[str, str], LedgerEntry]:
     """Every entry of ``sink`` by (repository, fingerprint)."""
-    entries = (LedgerEntry(**row) for row in store.read(TABLE, sink=sink))
+    entries = (
+        LedgerEntry(**{**row, "last_told": row.get("last_told") or None})
+        for row in store.read(TABLE, sink=sink)
+    )
     return {entry.key: entry for entry in entries}
 
 

@@ -24,6 +24,7 @@ from aiops.store.schema import (
     SCHEMA_VERSION_TABLE,
     anomaly_event_snapshots,
     anomaly_events,
+    issue_ledger,
     metadata,
     pipeline_runs,
     schema_version,
@@ -78,11 +79,18 @@ def _events_signal_kind(conn: Connection) -> None:
         add_column(conn, table.name, Column("signal_kind", table.c.signal_kind.type))
 
 
+def _ledger_last_told(conn: Connection) -> None:
+    """v5: `issue_ledger.last_told`, the finding last written to the issue (entries filed
+    before say nothing: their next comment is made as before, and it records one)."""
+    add_column(conn, issue_ledger.name, Column("last_told", issue_ledger.c.last_told.type))
+
+
 # Ordered, oldest first; version 1 is the schema as first created.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "anomaly events: as_of and per-run snapshots", _anomaly_event_snapshots),
     Migration(3, "pipeline_runs: not_configured", _runs_not_configured),
     Migration(4, "anomaly events: signal_kind", _events_signal_kind),
+    Migration(5, "issue_ledger: last_told", _ledger_last_told),
 )
 
 

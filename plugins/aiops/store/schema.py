@@ -270,6 +270,9 @@ issue_ledger = Table(
     Column("last_interval_end", UTCDateTime, nullable=False),  # the newest interval considered
     Column("last_write_day", String, nullable=False),  # UTC day of the newest written evidence
     Column("comments", Integer, nullable=False),  # evidence comments added
+    # the finding (Finding.to_json()) last written to the issue: created, commented, reopened;
+    # what a kind's worth_telling compares today's against. NULL (read as {}): rows from before v5
+    Column("last_told", JSONDoc),
 )
 
 # Log lines per service and time bucket (5 minutes), zeros included for every bucket mined:

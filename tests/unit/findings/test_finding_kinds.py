@@ -115,3 +115,28 @@ def test_a_kind_is_declared_once() -> None:
     registry.unregister("slow_query")
     with pytest.raises(UnknownKindError, match="'slow_query' is not registered"):
         registry.get("slow_query")
+
+
+def test_a_kind_may_say_when_a_finding_found_again_is_worth_telling_its_issue() -> None:
+    """Most kinds tell every day (None); right-sizing tells only numbers that moved."""
+    from aiops.findings.kinds import KINDS
+    from aiops.rightsizing.findings import moved
+
+    assert KINDS.get("n_plus_one").worth_telling is None
+    assert KINDS.get("rightsizing").worth_telling is moved
+
+    def changed(told: dict, today: dict) -> bool:
+        return told["title"] != today["title"]
+
+    registry = KindRegistry()
+    kind = registry.register(
+        FindingKind("slow_query", label="slow query", why="It is slow.", worth_telling=changed)
+    )
+    assert registry.register(kind) is kind
+    assert kind == FindingKind("slow_query", label="slow query", why="It is slow.",
+                               worth_telling=changed)  # fmt: skip
+    assert hash(kind) == hash(replace(kind))
+    with pytest.raises(ValueError, match="'slow_query' is already registered"):
+        registry.register(replace(kind, worth_telling=None))
+    with pytest.raises(ValueError, match="worth_telling must be a function"):
+        FindingKind("slow_query", label="slow query", why="It is slow.", worth_telling="title")

@@ -1,6 +1,7 @@
 """Filing findings as GitHub issues exactly once, against a loopback GitHub that checks every
 request and answer against the upstream OpenAPI description: reruns and backfills make no
-calls, a new day adds one comment, a match on page two is found, closed issues are reopened or
+calls, a new day adds one comment (for a kind that tells only a change, only when its numbers
+moved since the issue last heard), a match on page two is found, closed issues are reopened or
 left alone as their closer meant, rate limits and 5xx never make a second issue."""
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from datetime import timedelta
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from aiops.catalog import parse_catalog
+from aiops.findings.model import Effort, Evidence, Finding, Impact
 from aiops.sinks.dry_run import DryRunSink
 from aiops.sinks.filing import file_findings
 from aiops.sinks.github import GitHubClient, GitHubTracker
@@ -23,6 +26,7 @@ from support.findings import CHECKOUT, DAY1, PRODUCTS, STRIPE, finding
 
 DAY2 = (DAY1[1], DAY1[1] + timedelta(days=1))
 DAY3 = (DAY2[1], DAY2[1] + timedelta(days=1))
+DAY4 = (DAY3[1], DAY3[1] + timedelta(days=1))
 SERVICES = """  catalog: {owner: acme-shop/catalog, team: discovery, issue_labels: ["team:discovery"]}
   checkout: {owner: acme-shop/checkout, team: commerce}
   quiet: {owner: acme-shop/quiet, team: commerce}
@@ -114,6 +118,97 @@ def test_a_new_day_adds_one_comment_and_nothing_more_that_day(github, store) -> 
         "2026-10-31",
         DAY1[1],
     )
+
+
+def sized(cpu: str) -> Finding:
+    """A right-sizing finding for catalog/server recommending a CPU request of ``cpu``: the
+    fingerprint has no number in it, so every day's finds the same issue."""
+    numbers = {"container": "catalog/server", "cpu_request_now": "500m",
+               "cpu_request_recommended": cpu, "memory_now": "1Gi",
+               "memory_recommended": "384Mi", "cpu_limit_now": "",
+               "cpu_limit_recommended": "unchanged"}  # fmt: skip
+    return Finding(
+        source="rightsizing", kind="rightsizing", service="catalog", operation="server",
+        title=f"catalog/server: CPU request 500m -> {cpu}, memory 1Gi -> 384Mi",
+        impact=Impact(ms_per_request=0.0, requests_affected=0), evidence=Evidence(numbers),
+        suggestion=f"Set `server` to a CPU request of `{cpu}`.",
+        expected_improvement="fewer cores requested", action="config_change",
+        effort=Effort.LOW, confidence=0.9,
+    )  # fmt: skip
+
+
+def comments_on(github: FakeGitHub, fingerprint: str) -> list[str]:
+    marker = f"<!-- aiops:fingerprint={fingerprint} -->"
+    (issue,) = [i for i in issues_of(github, "catalog") if marker in i["body"]]
+    return [c["body"] for c in issue["comments"]]
+
+
+def entry_of(store, github: FakeGitHub, fingerprint: str):
+    return read_ledger(store, github.url)[("acme-shop/catalog", fingerprint)]
+
+
+def test_a_right_sizing_issue_hears_again_only_when_its_numbers_move(github, store) -> None:
+    """Compared with what the issue was last told, not with yesterday: a drift of a few
+    percent a day never adds up to a comment on its own, and a told change resets the base."""
+    fp = sized("120m").fingerprint
+    first = file_findings([sized("120m"), PRODUCTS], DAY1, tracker(github), store, catalog())
+    assert first.counts() == {"created": 2}
+    assert entry_of(store, github, fp).last_told == sized("120m").to_json()
+
+    writes = len(github.writes())
+    second = file_findings([sized("130m"), PRODUCTS], DAY2, tracker(github), store, catalog())
+    # 120m -> 130m is 8%: nothing for the right-sizing issue; the N+1 issue is told as ever
+    assert {o.fingerprint: o.action for o in second.outcomes} == {
+        fp: "unchanged", PRODUCTS.fingerprint: "commented"}  # fmt: skip
+    assert second.writes == 1 and len(github.writes()) == writes + 1
+    assert comments_on(github, fp) == []
+    entry = entry_of(store, github, fp)
+    assert (entry.last_told, entry.comments, entry.last_write_day) == (
+        sized("120m").to_json(), 0, "2026-10-30")  # fmt: skip
+    assert entry.last_interval_end == DAY2[1]
+
+    calls = len(github.requests)
+    rerun = file_findings([sized("130m"), PRODUCTS], DAY2, tracker(github), store, catalog())
+    assert rerun.counts() == {"already_filed": 2} and len(github.requests) == calls
+
+    third = file_findings([sized("200m")], DAY3, tracker(github), store, catalog())
+    assert third.counts() == {"commented": 1} and third.writes == 1  # 120m -> 200m: 67%
+    (comment,) = comments_on(github, fp)
+    assert "200m" in comment
+    assert entry_of(store, github, fp).last_told == sized("200m").to_json()
+
+    # 200m -> 220m is 10%; against day 1's 120m it would be 83%: the issue says 200m now
+    fourth = file_findings([sized("220m")], DAY4, tracker(github), store, catalog())
+    assert fourth.counts() == {"unchanged": 1} and fourth.writes == 0
+    assert len(comments_on(github, fp)) == 1
+    assert entry_of(store, github, fp).last_told == sized("200m").to_json()
+
+
+def test_a_ledger_entry_from_before_last_told_is_commented_and_then_remembers(
+    github, store
+) -> None:
+    file_findings([sized("120m")], DAY1, tracker(github), store, catalog())
+    with store.engine.begin() as conn:  # as the v5 migration leaves a row filed before it
+        conn.execute(text("UPDATE issue_ledger SET last_told = NULL"))
+    fp = sized("120m").fingerprint
+    assert entry_of(store, github, fp).last_told is None
+
+    report = file_findings([sized("125m")], DAY2, tracker(github), store, catalog())
+    assert report.counts() == {"commented": 1} and report.writes == 1
+    assert entry_of(store, github, fp).last_told == sized("125m").to_json()
+    again = file_findings([sized("130m")], DAY3, tracker(github), store, catalog())
+    assert again.counts() == {"unchanged": 1} and again.writes == 0
+
+
+def test_a_right_sizing_issue_closed_as_completed_is_reopened_whatever_moved(github, store) -> None:
+    gh = tracker(github)
+    file_findings([sized("120m")], DAY1, gh, store, catalog())
+    gh.client.update_issue("acme-shop/catalog", 1, state="closed", state_reason="completed")
+    report = file_findings([sized("125m")], DAY2, tracker(github), store, catalog())
+    assert report.counts() == {"reopened": 1}
+    fp = sized("120m").fingerprint
+    assert comments_on(github, fp)[0].startswith("Reopened: this was closed as completed")
+    assert entry_of(store, github, fp).last_told == sized("125m").to_json()
 
 
 def test_an_issue_on_page_two_is_found_and_commented_not_filed_again(github, store) -> None:

@@ -7,12 +7,13 @@ Every behaviour runs on SQLite (a file under tmp_path) and on a real PostgreSQL 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Column, Connection, Text, select
+from sqlalchemy import Column, Connection, Text, select, text
 from sqlalchemy.engine import make_url
 
 from aiops.settings import default_store_url, resolve_store_url
@@ -260,6 +261,31 @@ def test_a_pending_migration_step_runs_once(store: Store, store_url: str) -> Non
     assert store.count("series_summary") == 1
     with pytest.raises(StoreError, match=f"version {SCHEMA_VERSION + 1}.*version {SCHEMA_VERSION}"):
         Store.open(store_url)  # this code's own steps stop one version short
+
+
+def test_a_v4_store_gains_the_ledger_last_told_and_keeps_its_entries(store_url: str) -> None:
+    """v5: issue_ledger.last_told. Entries filed before it stay, saying nothing (their next
+    comment is made as before), and the column stores a finding from then on."""
+    from aiops.sinks.ledger import read_ledger, write_ledger
+
+    filed = {"sink": "file:///issues", "repository": "acme/catalog", "fingerprint": "f1",
+             "number": None, "url": "file:///issues/f1.md", "state": "open",
+             "state_reason": None, "kind": "n_plus_one", "service": "catalog", "title": "N+1",
+             "first_interval_end": T0, "last_interval_end": T0, "last_write_day": "2024-05-01",
+             "comments": 2}  # fmt: skip
+    with Store.open(store_url) as old:
+        old.upsert("issue_ledger", [filed])
+        with old.engine.begin() as conn:  # the v4 layout
+            conn.execute(text("ALTER TABLE issue_ledger DROP COLUMN last_told"))
+            conn.execute(text("UPDATE schema_version SET version = 4"))
+    with Store.open(store_url) as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION
+        assert _versions(upgraded)[-1] == (5, "issue_ledger: last_told")
+        ((_, entry),) = read_ledger(upgraded, "file:///issues").items()
+        assert (entry.fingerprint, entry.comments, entry.last_told) == ("f1", 2, None)
+        told = {"fingerprint": "f1", "evidence": {"numbers": {"repeats_median": 18}}}
+        write_ledger(upgraded, [replace(entry, last_told=told)])
+        assert read_ledger(upgraded, "file:///issues")[entry.key].last_told == told
 
 
 def test_concurrent_openers_of_a_new_store_all_succeed(store_url: str) -> None:
