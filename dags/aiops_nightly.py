@@ -9,7 +9,9 @@ one task (the map needs every trace of the day; traces stream through it), in th
 `aiops_jaeger` pool; its results are replaced per day. The day's logs are mined (from the
 template state the hourly runs left) and every new error template that lasted becomes a
 finding, and each of the day's incidents (as the hourly runs left it) becomes one, with the
-day's alert volume (raw anomalous points -> events -> incidents). Where an Anthropic key and
+day's alert volume (raw anomalous points -> events -> incidents). Containers' CPU and memory
+requests are right-sized from the two weeks of cAdvisor and kube-state-metrics history
+ending at the interval's end, and each change worth making becomes a finding with its patch. Where an Anthropic key and
 the day's LLM budget allow, trace findings get a generated explanation and incidents a
 narrative citing their evidence (else rule-based text saying why). The day's findings are
 then filed as GitHub issues (`github_default`; without a token, as files under out/issues):
@@ -76,6 +78,12 @@ def aiops_nightly():
 
         return tasks.mine_logs(*data_interval(), findings=True)
 
+    @task(pool=POOL)
+    def rightsize() -> dict:
+        from aiops.airflow import tasks
+
+        return tasks.rightsize(*data_interval())
+
     @task
     def summarize_incidents() -> dict:
         from aiops.airflow import tasks
@@ -89,7 +97,7 @@ def aiops_nightly():
         return tasks.narrate_findings(*data_interval())
 
     trained = report(train_shard.expand(shard=plan_shards()))
-    found = [analyze_traces(), analyze_logs(), summarize_incidents()]
+    found = [analyze_traces(), analyze_logs(), summarize_incidents(), rightsize()]
     filed = file_issues()
     found >> narrate_findings() >> filed
     [trained, filed] >> record_run(integrations=["traces", "logs", "github", "llm"])

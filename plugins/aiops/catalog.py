@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from aiops.llm.config import LlmSettings
+from aiops.rightsizing.settings import RightsizingSettings
 from aiops.units import parse_bytes, parse_duration_seconds, parse_number
 from aiops.yaml_lines import deepest_line, duplicate_key
 
@@ -358,6 +359,7 @@ class Catalog(_Model):
     logs: LogSettings = LogSettings()
     incidents: IncidentSettings = IncidentSettings()
     llm: LlmSettings = LlmSettings()
+    rightsizing: RightsizingSettings = RightsizingSettings()
     # service -> its resolved signals, computed once on validation: every hourly query,
     # bound and unit lookup reads it
     _signals: dict[str, dict[str, SignalSpec]] = PrivateAttr(default_factory=dict)

@@ -371,6 +371,19 @@ def logs_not_configured(es_conn_id: str = ElasticsearchHook.default_conn_name) -
     return f"logs not configured: no {es_conn_id} connection and {LOGS_DIR_ENV} unset"
 
 
+def rightsizing_not_configured(enabled: bool) -> str | None:
+    """Why right-sizing cannot run (turned off in the catalog, or metrics from a signals file,
+    which holds services' signals and no containers), or None."""
+    if not enabled:
+        return "rightsizing not configured: rightsizing.enabled is false in the catalog"
+    if os.environ.get(METRICS_FILE_ENV):
+        return (
+            f"rightsizing not configured: {METRICS_FILE_ENV} is set (a signals file has no "
+            "container usage; right-sizing reads cAdvisor and kube-state-metrics from Prometheus)"
+        )
+    return None
+
+
 def github_not_configured(github_conn_id: str = GitHubHook.default_conn_name) -> str | None:
     """Why issues go to dry-run files instead of GitHub (no token anywhere), or None. Filing
     still runs without it: this only says where the issues land."""

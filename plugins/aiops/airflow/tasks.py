@@ -226,6 +226,23 @@ def analyze_traces(start: datetime, end: datetime) -> dict[str, Any]:
 
 
 @fails_fast_when_permanent
+def rightsize(start: datetime, end: datetime) -> dict[str, Any]:
+    """Nightly: containers' CPU and memory requests recommended from the `window_days` of
+    cAdvisor and kube-state-metrics history ending at the interval's end; the changes worth
+    making stored as `rightsizing` findings, unusable containers quarantined. Skipped when the
+    catalog turns it off or the metrics come from a signals file (no containers there)."""
+    from aiops.airflow.hooks import PrometheusHook, rightsizing_not_configured
+    from aiops.rightsizing.pipeline import rightsize_interval
+
+    settings = load_catalog().rightsizing
+    skip_unless_configured(rightsizing_not_configured(settings.enabled))
+    client = PrometheusHook().get_conn()
+    with results() as store:
+        run = rightsize_interval(store, client, settings, utc(start), utc(end))
+    return run.totals()
+
+
+@fails_fast_when_permanent
 def summarize_incidents(start: datetime, end: datetime) -> dict[str, Any]:
     """Nightly: the day's incidents stored as findings for the issue sink, and the day's
     alert-volume figure."""

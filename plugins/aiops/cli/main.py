@@ -19,6 +19,7 @@ from aiops.cli import (
     logs,
     rca,
     readouts,
+    rightsize,
     scaler,
     score,
     status,
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         incidents,
         llm,
         readouts,
+        rightsize,
     ):
         group.add_parser(sub)
     return parser

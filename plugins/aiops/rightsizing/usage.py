@@ -102,7 +102,7 @@ def usage_arrays(
             rule = "in [0, 1]" if name == "throttled" else "finite and >= 0"
             raise RightsizingError(
                 f"{key}: {name} must be {rule}: {int(bad.sum())} samples are not "
-                f"(first {values[bad][0]!r} at {at})"
+                f"(first {float(values[bad][0])!r} at {at})"
             )
         out = np.full(len(grid), np.nan)
         out[slots] = values
