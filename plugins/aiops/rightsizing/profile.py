@@ -1,5 +1,6 @@
 """The statistics the seasonal-peak rule is made of: hour buckets and their quantiles,
-daily peaks, a Theil-Sen growth factor, and rounding up to Kubernetes' units."""
+daily peaks, a Theil-Sen line and growth factor over them, how far a day's peak stood above
+that line, and rounding up to Kubernetes' units."""
 
 from __future__ import annotations
 
@@ -59,29 +60,47 @@ def daily_peaks(t_ns: np.ndarray, values: np.ndarray, step_ns: int, q: float) ->
     return out
 
 
-def theil_sen_growth(peaks: np.ndarray, weekly: bool, horizon_days: float, min_days: int) -> float:
-    """Trend line at (window end + horizon) over the trend line at the window's middle,
-    unclipped; 1.0 without enough daily peaks. Day i of n is centred at i + 0.5."""
+def theil_sen_line(peaks: np.ndarray, weekly: bool) -> tuple[float, float] | None:
+    """(slope, intercept) per day of the Theil-Sen line through the observed daily peaks,
+    day i centred at i + 0.5; with `weekly`, only pairs of days whole weeks apart set the
+    slope. None without a pair to take a slope from."""
     days = np.flatnonzero(~np.isnan(peaks))
-    if len(days) < min_days:
-        return 1.0
     i, j = np.triu_indices(len(days), k=1)
     lag = days[j] - days[i]
     if weekly:
         keep = lag % 7 == 0
         i, j, lag = i[keep], j[keep], lag[keep]
     if len(i) == 0:
-        return 1.0
+        return None
     y = peaks[days]
     slope = float(np.median((y[j] - y[i]) / lag))
-    x = days + 0.5
-    intercept = float(np.median(y - slope * x))
+    intercept = float(np.median(y - slope * (days + 0.5)))
+    return slope, intercept
+
+
+def theil_sen_growth(peaks: np.ndarray, weekly: bool, horizon_days: float, min_days: int) -> float:
+    """Trend line at (window end + horizon) over the trend line at the window's middle,
+    unclipped; 1.0 without enough daily peaks. Day i of n is centred at i + 0.5."""
+    if int((~np.isnan(peaks)).sum()) < min_days:
+        return 1.0
+    line = theil_sen_line(peaks, weekly)
+    if line is None:
+        return 1.0
+    slope, intercept = line
     n = len(peaks)
     middle = intercept + slope * n / 2.0
     future = intercept + slope * (n + horizon_days)
     if middle <= 0:
         return 1.0
     return max(future, 0.0) / middle
+
+
+def excursion_above_line(peaks: np.ndarray, slope: float, intercept: float) -> float:
+    """How far the highest observed daily peak stood above the line (0 if none did): how
+    much a day's peak has moved beyond the trend, in the peaks' unit."""
+    days = np.flatnonzero(~np.isnan(peaks))
+    above = peaks[days] - (intercept + slope * (days + 0.5))
+    return max(float(above.max()), 0.0) if len(days) else 0.0
 
 
 def ceil_millicores(cores: float) -> float:

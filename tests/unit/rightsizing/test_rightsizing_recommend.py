@@ -92,6 +92,73 @@ def test_an_oom_kill_raises_memory_from_the_old_limit():
     assert rec.memory_request_bytes == rec.memory_limit_bytes
 
 
+def daily_saw(days: int, low_mib: float, high_mib: float) -> np.ndarray:
+    """Memory at `low_mib`, with a daily peak alternating low and high (5-minute samples)."""
+    mem = np.full(days * 288, low_mib * MIB)
+    for d in range(days):
+        mem[d * 288 + 144] = (high_mib if d % 2 else low_mib) * MIB
+    return mem
+
+
+SPREAD = {"memory_spread": 2.0, "memory_min_headroom": 0.05, "memory_horizon_days": 7.0}
+
+
+def test_a_flat_container_gets_less_memory_headroom_than_a_sawing_one():
+    cpu = np.full(10 * 288, 0.1)
+    flat = fit_one(ContainerUsage("shop/flat", frame(cpu, memory=200 * MIB)), **SPREAD)
+    saw = fit_one(ContainerUsage("shop/saw", frame(cpu, memory=daily_saw(10, 200, 240))), **SPREAD)
+    f, s = flat.recommend()[0], saw.recommend()[0]
+    assert f.evidence.memory_rule == s.evidence.memory_rule == "spread of daily peaks"
+    assert f.evidence.memory_headroom == 0.05  # no daily peak above the trend: the floor
+    assert f.memory_limit_bytes == np.ceil(200 * 1.05) * MIB
+    assert f.memory_limit_bytes < 200 * 1.15 * MIB  # less than KRR's 15%
+    # the Theil-Sen line through days alternating 200/240 Mi is flat at 220 Mi (the median
+    # pairwise slope is 0); the 240 Mi days stand 20 Mi above it
+    assert s.evidence.memory_excursion_bytes == pytest.approx(20 * MIB)
+    assert s.evidence.memory_headroom == pytest.approx(2 * 20 / 240)
+    assert s.memory_limit_bytes == np.ceil(240 * (1 + 40 / 240)) * MIB  # 280 Mi
+    fixed = fit_one(ContainerUsage("shop/flat", frame(cpu, memory=200 * MIB))).recommend()[0]
+    assert fixed.evidence.memory_rule == "fixed headroom"  # the default: 15% for both here
+    assert fixed.memory_limit_bytes == 230 * MIB
+
+
+def test_a_growing_container_is_sized_for_its_trend_ahead():
+    t = np.arange(14 * 288) / 288
+    usage = ContainerUsage("shop/leak", frame(np.full(len(t), 0.1), memory=MIB * (100 + 2 * t)))
+    rec = fit_one(usage, **SPREAD).recommend()[0]
+    # +2 Mi a day: day i's peak 102 + 2i sits at i + 0.5, so the line is 101 + 2x; the
+    # window's peak is 128 Mi, the line 7 days past the end (x = 21) 143 Mi; no excursion
+    assert rec.evidence.memory_peak_bytes == pytest.approx(128 * MIB, rel=1e-3)
+    assert rec.memory_limit_bytes == np.ceil(143 * 1.05) * MIB
+    capped = fit_one(usage, **{**SPREAD, "memory_horizon_days": 365.0, "max_growth": 1.5})
+    capped = capped.recommend()[0]
+    assert (
+        capped.memory_limit_bytes
+        == np.ceil(rec.evidence.memory_peak_bytes / MIB * 1.5 * 1.05) * MIB
+    )
+
+
+def test_the_oom_bump_still_applies_with_the_spread_rule():
+    usage = ContainerUsage(
+        "shop/cart",
+        frame(np.full(7 * 288, 0.1), memory=100 * MIB),
+        memory_limit=128 * MIB,
+        oom_kills=(pd.Timestamp("2026-10-08T12:00Z"),),
+    )
+    rec = fit_one(usage, **SPREAD, oom_bump=1.2).recommend()[0]
+    assert rec.evidence.oom_kills == 1
+    # the old limit is the level (the peak was cut short there), floor headroom, one bump
+    assert rec.memory_limit_bytes == np.ceil(128 * 1.05 * 1.2) * MIB
+
+
+def test_too_few_days_for_a_spread_fall_back_to_the_fixed_headroom():
+    usage = ContainerUsage("shop/new", frame(np.full(2 * 288, 0.1), memory=100 * MIB))
+    rec = fit_one(usage, **SPREAD, memory_headroom=0.3).recommend()[0]
+    assert rec.evidence.memory_rule == "fixed headroom"
+    assert rec.evidence.memory_headroom == 0.3
+    assert rec.memory_limit_bytes == 130 * MIB
+
+
 def test_throttling_near_the_limit_yields_cpu_limit_advice_with_evidence():
     n = 288
     cpu = np.where(np.arange(n) % 10 == 0, 0.5, 0.2)  # a tenth of the samples at the limit
@@ -152,6 +219,26 @@ def test_save_and_load_round_trip_exactly(tmp_path):
     assert model.recommend()[0].cpu_limit_advice is not None  # request > limit is advised
 
 
+def test_save_and_load_round_trip_the_memory_spread_knobs(tmp_path):
+    rng = np.random.default_rng(4)
+    usage = ContainerUsage(
+        "svc/app", frame(rng.gamma(2.0, 0.1, 10 * 288), memory=daily_saw(10, 150, 170))
+    )
+    cfg = RightsizingConfig(
+        memory_spread=2.5,
+        memory_min_headroom=0.03,
+        memory_horizon_days=3.5,
+        memory_spread_min_days=4,
+        memory_floor_bytes=100e6,
+    )
+    model = Recommender(cfg).fit([usage])
+    loaded = Recommender.load(model.save(tmp_path / "rightsizing.json"))
+    assert loaded.config == cfg
+    assert loaded.fitted_ == model.fitted_
+    assert loaded.recommend()[0].evidence.memory_rule == "spread of daily peaks"
+    assert loaded.recommend() == model.recommend()
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -162,6 +249,10 @@ def test_save_and_load_round_trip_exactly(tmp_path):
         ("cpu_limit_policy", "keep"),
         ("min_coverage", 1.5),
         ("weekly_min_days", 3),
+        ("memory_spread", -1.0),
+        ("memory_min_headroom", -0.05),
+        ("memory_horizon_days", -1.0),
+        ("memory_spread_min_days", 1),
     ],
 )
 def test_bad_config_values_name_the_field(field, value):
