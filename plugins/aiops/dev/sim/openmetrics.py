@@ -2,12 +2,14 @@
 
 Families are written whole (OpenMetrics forbids interleaving them), each series in time order,
 and the file ends with `# EOF`. Values are formatted explicitly so the same world always
-produces the same bytes.
+produces the same bytes. The fleet's own families come first; families built elsewhere (the
+containers' cAdvisor and kube-state-metrics series) follow, in the order given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -22,6 +24,27 @@ FAMILIES = (
     ("process_cpu_seconds", "counter", "CPU time consumed by the service."),
     ("process_resident_memory_bytes", "gauge", "Resident memory of the service."),
 )
+
+
+@dataclass(frozen=True)
+class SeriesBlock:
+    """One series' samples: `values` from position `start` of the fleet's index on."""
+
+    metric: str  # the sample name, e.g. container_cpu_usage_seconds_total
+    labels: dict[str, str]
+    start: int
+    values: np.ndarray
+    fmt: str  # "int" | "milli" (3 decimals) | "g" (6 significant digits)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A metric family written whole: its TYPE and HELP, then each series in turn."""
+
+    name: str
+    kind: str  # counter | gauge | summary
+    help: str
+    series: tuple[SeriesBlock, ...] = ()
 
 
 def _labels(**labels: str) -> str:
@@ -45,8 +68,9 @@ def _write_series(
     return len(ts)
 
 
-def write_openmetrics(fleet: FleetMetrics, path: Path) -> int:
-    """Write every series of the fleet; returns the number of samples written."""
+def write_openmetrics(fleet: FleetMetrics, path: Path, families: Iterable[Family] = ()) -> int:
+    """Write every series of the fleet, then `families` (on the fleet's index); returns the
+    number of samples written."""
     # pandas may hold the index in ns, us or s: convert explicitly, never divide asi8 by a guess
     seconds = fleet.index.as_unit("s").asi8
     ts = [str(int(s)) for s in seconds]
@@ -57,6 +81,13 @@ def write_openmetrics(fleet: FleetMetrics, path: Path) -> int:
             for service, m in fleet.services.items():
                 for name, labels, values, fmt in _family_series(family, service, m):
                     samples += _write_series(out, name, labels, values, ts, fmt)
+        for family in (f for f in families if f.series):
+            out.write(f"# HELP {family.name} {family.help}\n# TYPE {family.name} {family.kind}\n")
+            for s in family.series:
+                stamps = ts[s.start : s.start + len(s.values)]
+                samples += _write_series(
+                    out, s.metric, _labels(**s.labels), s.values, stamps, s.fmt
+                )
         out.write("# EOF\n")
     return samples
 

@@ -1,5 +1,8 @@
 """Build the demo world: metrics, traces, logs and the manifest of what was planted.
 
+The metrics include per-container series (cAdvisor, kube-state-metrics) with three containers
+sized wrong on purpose; the manifest's `rightsizing` entry lists them.
+
 Same configuration, same bytes: every random stream is seeded from the config, every file is
 written in a fixed order with fixed formatting, and nothing reads the wall clock.
 """
@@ -20,6 +23,7 @@ import pandas as pd
 from aiops.dev.digest import file_sha256
 from aiops.dev.sim import logs as sim_logs
 from aiops.dev.sim import traces as sim_traces
+from aiops.dev.sim.containers import simulate_containers
 from aiops.dev.sim.incidents import planted_incidents, rollouts
 from aiops.dev.sim.metrics import SIGNALS, FleetMetrics, simulate_fleet
 from aiops.dev.sim.openmetrics import write_openmetrics
@@ -105,10 +109,12 @@ def build_world(config: WorldConfig, out_dir: Path) -> dict[str, Any]:
     deploys = rollouts(config.start, config.end, [s.name for s in config.services], incidents)
     log.info("simulating %d services x %d days", len(config.services), config.days)
     fleet = simulate_metrics(config)
+    containers = simulate_containers(fleet, config.services, deploys, config.seed)
+    container_families = containers.families()
     files: dict[str, str] = {}
 
     metrics_path = out_dir / "metrics.om"
-    samples = write_openmetrics(fleet, metrics_path)
+    samples = write_openmetrics(fleet, metrics_path, container_families)
     files["metrics"] = metrics_path.name
     signals_path = out_dir / "signals.csv.gz"
     _write_signals(fleet, signals_path)
@@ -135,7 +141,7 @@ def build_world(config: WorldConfig, out_dir: Path) -> dict[str, Any]:
         "code": simulator_digest(),
         "signals": list(SIGNALS),
         "samples": samples,
-        "series": sum(7 for _ in config.services),
+        "series": sum(7 for _ in config.services) + sum(len(f.series) for f in container_families),
         "files": files,
         "trace_files": [str(p.relative_to(out_dir)) for p in trace_files],
         "log_files": [str(p.relative_to(out_dir)) for p in log_files],
@@ -143,6 +149,7 @@ def build_world(config: WorldConfig, out_dir: Path) -> dict[str, Any]:
         "deploys": [
             {"service": d.service, "at": d.at.isoformat(), "version": d.version} for d in deploys
         ],
+        "rightsizing": containers.planted(),
     }
     manifest["sha256"] = {
         rel: file_sha256(out_dir / rel)
