@@ -28,6 +28,9 @@ import numpy as np
 
 QUANTILE_STEPS = np.linspace(0.5, 1.0, 201)
 _BISECTIONS = 100
+#: Usage this close above a request (cores) is at it: a rate Prometheus computes for a
+#: container capped at its 0.15-core limit reads 0.15000000000000002, which is not "above".
+CPU_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def request_curve(cpu: np.ndarray, growth: float, floor: float, step: float) -> 
         raise ValueError("request_curve: no observed CPU samples")
     raw = np.quantile(scaled, QUANTILE_STEPS)
     requests = np.unique(np.maximum(np.ceil(np.round(raw / step, 6)) * step, floor))
-    above = len(scaled) - np.searchsorted(scaled, requests, side="right")
+    above = len(scaled) - np.searchsorted(scaled, requests + CPU_TOLERANCE, side="right")
     return RequestCurve(requests, above / len(scaled))
 
 

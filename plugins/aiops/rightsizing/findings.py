@@ -216,9 +216,7 @@ def rightsizing_finding(
         f"in the evidence with `kubectl patch {workload_kind}/{workload}{in_namespace} --patch-file "
         f"<patch.yaml>` (a strategic merge patch: containers merge by name, and `cpu: null` "
         f"removes a limit), or, if a chart owns the manifest, set the Helm values in the "
-        f"evidence under `{path or '(top level)'}`. The CPU request holds the busiest "
-        f"hour ({ev.peak_bucket}) times a growth of {ev.cpu_growth:.2f}; "
-        f"{rec.risk:.1%} of the window's samples used more."
+        f"evidence under `{path or '(top level)'}`. {_cpu_reason(rec)}"
     )
     return Finding(
         source=SOURCE,
@@ -342,6 +340,30 @@ def _opt_quantity(value: float | None, fmt: Callable[[float], str]) -> str | Non
 
 def _was(quantity: str | None) -> str:
     return quantity or UNKNOWN
+
+
+def _cpu_reason(rec: Recommendation) -> str:
+    """Why the CPU request is what it is, in the words of the rule that chose it."""
+    ev, advice = rec.evidence, rec.cpu_limit_advice
+    if ev.cpu_predicted_risk is not None:
+        why = (
+            f"The CPU request is this container's part of the {ev.cpu_rule} (the fewest cores "
+            f"whose mean share of minutes above the request stays within it): "
+            f"{ev.cpu_predicted_risk:.1%} of minutes predicted above, {rec.risk:.1%} of the "
+            f"window's samples above."
+        )
+    else:
+        why = (
+            f"The CPU request holds the busiest hour ({ev.peak_bucket}) times a growth of "
+            f"{ev.cpu_growth:.2f}; {rec.risk:.1%} of the window's samples used more."
+        )
+    if advice is not None and advice.throttled_share > 0 and advice.current_limit_cores:
+        why += (
+            f" It was throttled at its limit in {advice.throttled_share:.1%} of samples, so "
+            "what it used there is a floor of what it needs: the request is at least the old "
+            "limit, and once the limit is gone the next nights see the real demand."
+        )
+    return why
 
 
 def _money(amount: float | None, currency: str) -> str:

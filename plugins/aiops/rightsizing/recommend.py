@@ -80,7 +80,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from aiops.rightsizing.allocation import allocate, request_curve
+from aiops.rightsizing.allocation import CPU_TOLERANCE, allocate, request_curve
 from aiops.rightsizing.profile import (
     bucket_label,
     bucket_quantiles,
@@ -327,7 +327,7 @@ class Recommender:
         out = {}
         for (key, f), curve, i in zip(fitted.items(), curves, chosen, strict=True):
             container, u = inputs[key]
-            request = float(curve.requests[i])
+            request, advice = self._cpu_request_and_advice(container, u, float(curve.requests[i]))
             cpu_obs = u.cpu[~np.isnan(u.cpu)]
             evidence = replace(
                 f.evidence,
@@ -337,8 +337,8 @@ class Recommender:
             out[key] = replace(
                 f,
                 cpu_request_cores=request,
-                risk=float((cpu_obs > request).mean()),
-                cpu_limit_advice=self._limit_advice(container, u, request),
+                risk=float((cpu_obs > request + CPU_TOLERANCE).mean()),
+                cpu_limit_advice=advice,
                 evidence=evidence,
             )
         return out
@@ -372,6 +372,7 @@ class Recommender:
         trend_days = int((~np.isnan(cpu_peaks)).sum())
         trend_days = trend_days if trend_days >= cfg.trend_min_days else 0
         cpu_request = ceil_millicores(max(cfg.cpu_floor_cores, peak_q * cpu_growth))
+        cpu_request, advice = self._cpu_request_and_advice(c, u, cpu_request)
 
         mem_obs = u.memory[~np.isnan(u.memory)]
         mem_peak = float(mem_obs.max())
@@ -421,17 +422,30 @@ class Recommender:
             key=c.key,
             cpu_request_cores=cpu_request,
             memory_bytes=memory,
-            risk=float((cpu_obs > cpu_request).mean()),
+            risk=float((cpu_obs > cpu_request + CPU_TOLERANCE).mean()),
             memory_risk=float((mem_obs > memory).mean()),
             current_cpu_request=_opt_float(c.cpu_request),
             current_cpu_limit=_opt_float(c.cpu_limit),
             current_memory_request=_opt_float(c.memory_request),
             current_memory_limit=_opt_float(c.memory_limit),
             bucket_quantiles=tuple(None if math.isnan(v) else float(v) for v in per_bucket),
-            cpu_limit_advice=self._limit_advice(c, u, cpu_request),
+            cpu_limit_advice=advice,
             evidence=evidence,
         )
         return fitted, u
+
+    def _cpu_request_and_advice(
+        self, c: ContainerUsage, u: UsageArrays, request: float
+    ) -> tuple[float, CpuLimitAdvice | None]:
+        """The request and the CPU-limit advice. A container throttled at its limit used all
+        it was allowed, so its usage there is a floor of its demand, not the demand: the
+        request is at least the old limit (what it was seen to need), and the nights after
+        the limit is gone show how much more it takes."""
+        advice = self._limit_advice(c, u, request)
+        throttled = advice is not None and advice.throttled_share > self.config.throttle_min_share
+        if throttled and c.cpu_limit is not None:
+            request = max(request, ceil_millicores(c.cpu_limit))
+        return request, advice
 
     def _memory_level(
         self, base: float, peaks: np.ndarray, growth: float, weekly: bool

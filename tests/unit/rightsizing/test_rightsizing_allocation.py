@@ -103,3 +103,16 @@ def test_bad_budgets_name_the_field():
         RightsizingConfig(risk_budget=0.0)
     with pytest.raises(RightsizingError, match="max_container_risk: must be in"):
         RightsizingConfig(max_container_risk=1.0)
+
+
+def test_a_container_pinned_at_its_limit_is_not_above_a_request_at_that_limit():
+    """Prometheus' rate() over a container capped at 0.15 cores reads 0.15000000000000002:
+    a request of 150m holds it, so its risk is 0 and the fleet can still be sized."""
+    pinned = np.full(2000, 0.15 + 2e-17)
+    pinned[::2] = 0.1
+    curve = request_curve(pinned, 1.0, 0.01, 0.001)
+    assert curve.requests[-1] == pytest.approx(0.15) and curve.risks[-1] == 0.0
+    index = pd.date_range("2026-11-01", periods=len(pinned), freq="5min", tz="UTC")
+    frame = pd.DataFrame({"cpu": pinned, "memory": np.full(len(pinned), 2e8)}, index=index)
+    (rec,) = Recommender().fit([ContainerUsage("app/app", frame, cpu_limit=0.15)]).recommend()
+    assert rec.cpu_request_cores >= 0.1

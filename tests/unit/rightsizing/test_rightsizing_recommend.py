@@ -174,6 +174,20 @@ def test_throttling_near_the_limit_yields_cpu_limit_advice_with_evidence():
     assert fit_one(calm).recommend()[0].cpu_limit_advice is None
 
 
+def test_a_container_throttled_at_its_limit_is_asked_at_least_that_limit():
+    """Usage capped at the limit is a floor of the demand: whatever quantile the rule
+    picks below the cap, the request does not go under what the container was seen to need,
+    by either CPU rule; a calm container with the same usage may go lower."""
+    n = 288
+    cpu = np.where(np.arange(n) % 10 == 0, 0.5, 0.2)
+    throttled = np.where(cpu >= 0.5, 0.3, 0.0)
+    usage = ContainerUsage("shop/pay", frame(cpu, throttled=throttled), cpu_limit=0.5)
+    for budget in (None, 0.05):
+        assert fit_one(usage, risk_budget=budget).recommend()[0].cpu_request_cores == 0.5
+    calm = ContainerUsage("shop/pay", frame(cpu, throttled=np.zeros(n)), cpu_limit=0.5)
+    assert fit_one(calm, risk_budget=None).recommend()[0].cpu_request_cores < 0.5
+
+
 def test_risk_and_savings_on_a_hand_computable_series():
     # one day of 5-minute samples: 0.1 core, except 0.4 core 09:00-10:00 (12 samples)
     cpu = np.full(288, 0.1)
