@@ -21,6 +21,7 @@ from aiops.dev.demo.incidents import print_incidents
 from aiops.dev.demo.llm import print_narratives, print_runs
 from aiops.dev.demo.logs import print_logs
 from aiops.dev.demo.report import print_detection, print_ingest, results_digest
+from aiops.dev.demo.rightsizing import print_rightsizing
 from aiops.dev.demo.traces import print_traces
 from aiops.dev.local_airflow import PROJECT_ROOT, airflow_env, run_airflow
 from aiops.dev.sim.world import WorldConfig, build_world
@@ -46,9 +47,9 @@ class Interval:
 
 
 #: A night that only maps: the trace analysis (and log mining, incident summary) of a day
-#: without retraining or filing, so the next day's hour has the map a live system would
+#: without retraining, right-sizing or filing, so the next day's hour has the map a live system would
 #: have had. Airflow marks the matching tasks successful without running them.
-MAP_ONLY = "^train_shard$|^report$|^narrate_findings$|^file_issues$"
+MAP_ONLY = "^train_shard$|^report$|^rightsize$|^narrate_findings$|^file_issues$"
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
         _report_forecasts(store, store_url, world_dir, hours[-1].end)
         print_logs(store, manifest, nights, env["AIOPS_MODELS"], _say)
         print_traces(store, manifest, nights[-1].start, nights[-1].end, out, _say)
+        print_rightsizing(store, manifest, nights[-1].start, nights[-1].end, _say)
         print_narratives(store, nights, _say)
         print_runs(store, _say)
     change = (
