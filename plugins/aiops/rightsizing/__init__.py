@@ -18,7 +18,7 @@ How it decides (`Recommender`, details in `aiops.rightsizing.recommend`):
   most `max_growth`), floored and rounded up to a millicore. The risk it accepts is stated:
   `risk` is the in-sample share of samples above the request.
 - Memory: request = limit = the peak working set x growth x (1 + headroom), raised by
-  `oom_bump` for each OOM kill in the window (as the VPA does), rounded up to a MiB.
+  `oom_bump` once when the window holds OOM kills (as the VPA does), rounded up to a MiB.
 - CPU limit: when the container is throttled while near its limit, the advice is to remove
   (or raise) the limit, with the evidence.
 - Each recommendation carries the change against the current requests, the saving in cores,

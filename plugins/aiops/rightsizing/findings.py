@@ -57,6 +57,7 @@ UNKNOWN = "unknown"  # a current value the recommendation does not know (None)
 REMOVE = "remove"  # the recommended CPU limit when the advice is to remove it
 UNCHANGED = "unchanged"  # the recommended CPU limit when there is no advice
 FULL_CONFIDENCE_DAYS = 14.0  # two weekly cycles: a weekly peak seen twice
+GROWING = 1.1  # memory growth from which the suggestion asks whether it is a leak
 #: evidence keys `moved` compares, as quantities; the CPU limit is compared on its own
 COMPARED = {
     "cpu_request_recommended": "cpu",
@@ -343,7 +344,8 @@ def _was(quantity: str | None) -> str:
 
 
 def _cpu_reason(rec: Recommendation) -> str:
-    """Why the CPU request is what it is, in the words of the rule that chose it."""
+    """Why the CPU request is what it is, in the words of the rule that chose it, and what
+    the usage hides: demand above a throttling limit, memory that keeps growing."""
     ev, advice = rec.evidence, rec.cpu_limit_advice
     if ev.cpu_predicted_risk is not None:
         why = (
@@ -362,6 +364,11 @@ def _cpu_reason(rec: Recommendation) -> str:
             f" It was throttled at its limit in {advice.throttled_share:.1%} of samples, so "
             "what it used there is a floor of what it needs: the request is at least the old "
             "limit, and once the limit is gone the next nights see the real demand."
+        )
+    if ev.memory_growth >= GROWING:
+        why += (
+            f" Its daily memory peaks grew {ev.memory_growth:.2f}x over the window, which the "
+            "memory asked for includes: if that is a leak, fix the leak rather than feed it."
         )
     return why
 

@@ -27,7 +27,10 @@ Memory. Request = limit (memory is not compressible: a limit above the request l
 kernel OOM-kill the container when the node is short, whatever the request said): the
 peak working set of the window x memory growth x (1 + `memory_headroom`). Each OOM kill in
 the window means the peak seen was cut short by the old limit: the base is at least that
-limit, times `oom_bump` per kill (at most `max_oom_bumps` of them), like the VPA's OOM bump.
+limit, times `oom_bump` per kill, at most `max_oom_bumps` (1) times, like the VPA's OOM
+bump. Kills at one limit are one piece of evidence (that limit was too low), not several: a
+container killed three times at 211 Mi is not asked 1.2^3 x; if the raised limit is killed
+again, the next night's window holds those kills at the new limit and raises again.
 
 Memory headroom per container (`memory_spread` = k; None, the default, keeps the fixed
 headroom above). One fixed headroom gives a flat working set the same margin as one that
@@ -134,7 +137,7 @@ class RightsizingConfig:
     memory_spread_min_days: int = 3
     memory_floor_bytes: float = 16 * MIB
     oom_bump: float = 1.2  # memory factor per OOM kill in the window (the VPA's OOM bump)
-    max_oom_bumps: int = 3
+    max_oom_bumps: int = 1  # bumps per fit: kills at one limit say one thing
     min_history_hours: float = 12.0
     min_coverage: float = 0.8  # share of the window's samples that must be observed
     max_gap_hours: float = 6.0  # longest run of missing samples allowed

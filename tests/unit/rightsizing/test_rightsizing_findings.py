@@ -137,6 +137,29 @@ def test_the_fingerprint_ignores_the_numbers_but_not_the_container() -> None:
     assert other != base
 
 
+def test_the_namespace_is_part_of_the_fingerprint_and_of_the_kubectl_command() -> None:
+    base = rightsizing_finding(recommend())
+    prod = rightsizing_finding(recommend(), namespace="prod")
+    staging = rightsizing_finding(recommend(), namespace="staging")
+    assert len({base.fingerprint, prod.fingerprint, staging.fingerprint}) == 3
+    assert "kubectl patch deployment/cartservice -n prod --patch-file" in prod.suggestion
+    assert prod.evidence.numbers["container"] == "prod/cartservice/server"
+
+
+def test_the_suggestion_says_why_the_request_and_what_usage_hides() -> None:
+    flat = rightsizing_finding(recommend()).suggestion
+    assert "busiest hour" in flat and "throttled" not in flat and "leak" not in flat
+    fleet = rightsizing_finding(recommend(risk_budget=0.05)).suggestion
+    assert "fleet risk budget 5.0%" in fleet
+    pinned = rightsizing_finding(throttled_at_limit()).suggestion
+    assert "throttled at its limit in 100.0% of samples" in pinned
+    index = pd.date_range(START, periods=21 * 288, freq="5min", tz="UTC")
+    leaking = np.linspace(300 * MIB, 600 * MIB, len(index))
+    usage = pd.DataFrame({"cpu": 0.12, "memory": leaking}, index=index)
+    rec = Recommender().fit([ContainerUsage("cart/cart", usage)]).recommend()[0]
+    assert "fix the leak rather than feed it" in rightsizing_finding(rec).suggestion
+
+
 def test_a_comment_is_worth_it_only_when_the_numbers_move_past_the_threshold() -> None:
     base = rightsizing_finding(recommend()).to_json()
     little = rightsizing_finding(recommend(cpu=0.13)).to_json()  # 120m -> 130m: 8%

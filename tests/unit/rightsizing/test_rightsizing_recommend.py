@@ -92,6 +92,17 @@ def test_an_oom_kill_raises_memory_from_the_old_limit():
     assert rec.memory_request_bytes == rec.memory_limit_bytes
 
 
+def test_three_kills_at_one_limit_bump_memory_once_by_default():
+    kills = tuple(pd.Timestamp(f"2026-10-06T{h:02d}:00Z") for h in (9, 12, 15))
+    usage = ContainerUsage("shop/cart", frame(np.full(2 * 288, 0.1), memory=100 * MIB),
+                           memory_limit=128 * MIB, oom_kills=kills)  # fmt: skip
+    rec = fit_one(usage, memory_headroom=0.15).recommend()[0]
+    assert rec.evidence.oom_kills == 3
+    assert rec.memory_limit_bytes == np.ceil(128 * 1.15 * 1.2) * MIB
+    compounding = fit_one(usage, memory_headroom=0.15, max_oom_bumps=3).recommend()[0]
+    assert compounding.memory_limit_bytes == np.ceil(128 * 1.15 * 1.2**3) * MIB
+
+
 def daily_saw(days: int, low_mib: float, high_mib: float) -> np.ndarray:
     """Memory at `low_mib`, with a daily peak alternating low and high (5-minute samples)."""
     mem = np.full(days * 288, low_mib * MIB)
