@@ -17,8 +17,10 @@ How it decides (`Recommender`, details in `aiops.rightsizing.recommend`):
   the growth a robust trend (Theil-Sen over daily peaks) predicts over a horizon (>= 1, at
   most `max_growth`), floored and rounded up to a millicore. The risk it accepts is stated:
   `risk` is the in-sample share of samples above the request.
-- Memory: request = limit = the peak working set x growth x (1 + headroom), raised by
-  `oom_bump` once when the window holds OOM kills (as the VPA does), rounded up to a MiB.
+- Memory: request = limit = the peak working set (or its daily-peak trend a week ahead,
+  when higher) plus a headroom sized by how far the container's daily peaks stray above
+  that trend (at least 3%), raised by `oom_bump` once when the window holds OOM kills (as
+  the VPA does), at least 100 MB, rounded up to a MiB.
 - CPU limit: when the container is throttled while near its limit, the advice is to remove
   (or raise) the limit, with the evidence.
 - Each recommendation carries the change against the current requests, the saving in cores,

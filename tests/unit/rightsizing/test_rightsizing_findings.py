@@ -50,7 +50,8 @@ def recommend(
     container = ContainerUsage(
         key, usage, cpu_request=0.5, cpu_limit=cpu_limit, memory_request=GIB, memory_limit=GIB
     )
-    seasonal = {"risk_budget": None, "memory_headroom": 0.15}  # the numbers below assume it
+    # the numbers below assume the per-container CPU rule and a fixed 15% memory headroom
+    seasonal = {"risk_budget": None, "memory_headroom": 0.15, "memory_spread": None}
     return Recommender(RightsizingConfig(**{**seasonal, **knobs})).fit([container]).recommend()[0]
 
 

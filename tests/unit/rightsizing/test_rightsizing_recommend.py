@@ -26,9 +26,11 @@ def weekly_peak(days: int) -> np.ndarray:
     return np.where(monday_peak, 1.0, 0.2)
 
 
-# the per-container seasonal-peak rule these tests describe (the default spreads a fleet's
-# risk budget instead: test_rightsizing_allocation.py)
-SEASONAL = {"risk_budget": None, "memory_headroom": 0.15}
+# the per-container seasonal-peak rule and the fixed memory headroom these tests describe
+# (the defaults spread a fleet's risk budget, test_rightsizing_allocation.py, and size the
+# memory headroom per container, the SPREAD tests below)
+SEASONAL = {"risk_budget": None, "memory_headroom": 0.15, "memory_spread": None,
+            "memory_floor_bytes": 16 * MIB}  # fmt: skip
 
 
 def fit_one(usage: ContainerUsage, **knobs) -> Recommender:
@@ -129,7 +131,7 @@ def test_a_flat_container_gets_less_memory_headroom_than_a_sawing_one():
     assert s.evidence.memory_headroom == pytest.approx(2 * 20 / 240)
     assert s.memory_limit_bytes == np.ceil(240 * (1 + 40 / 240)) * MIB  # 280 Mi
     fixed = fit_one(ContainerUsage("shop/flat", frame(cpu, memory=200 * MIB))).recommend()[0]
-    assert fixed.evidence.memory_rule == "fixed headroom"  # the default: 15% for both here
+    assert fixed.evidence.memory_rule == "fixed headroom"  # SEASONAL's: 15% for both here
     assert fixed.memory_limit_bytes == 230 * MIB
 
 
