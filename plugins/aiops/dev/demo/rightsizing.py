@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from aiops.dev.demo.traces import shown
 from aiops.findings.model import Finding
 from aiops.rightsizing.findings import REMOVE, SOURCE
 from aiops.rightsizing.quantities import bytes_from_quantity, cores_from_quantity
@@ -41,8 +43,9 @@ def print_rightsizing(
         if finding is not None:
             say(f"          {finding.title}")
             say(f"          {finding.expected_improvement}")
-            if finding.fingerprint in issues:
-                say(f"          issue: {issues[finding.fingerprint]}")
+            url = issues.get(finding.fingerprint)
+            if url:
+                say(f"          issue: {url if '://' in url else shown(Path(url))}")
     planted = {
         f"{p['namespace']}/{p['workload']}/{p['container']}"
         for p in manifest.get("rightsizing", [])
