@@ -26,7 +26,7 @@ from aiops.dev.sim.containers import (
 from aiops.dev.sim.incidents import planted_incidents, rollouts
 from aiops.dev.sim.metrics import FleetMetrics
 from aiops.dev.sim.openmetrics import read_openmetrics_series
-from aiops.dev.sim.world import WorldConfig, build_world, simulate_metrics
+from aiops.dev.sim.world import WorldConfig, build_world
 
 PLANTED = {p.workload: p.problem for p in PLANTS}
 # a short world on a 5-minute step: the written file, parsed back (the 1-minute, 30-day
@@ -34,16 +34,6 @@ PLANTED = {p.workload: p.problem for p in PLANTS}
 FILE_WORLD = WorldConfig(days=14, step_seconds=300, trace_hours=2, traces_per_hour=5, log_hours=2)
 
 Key = tuple[str, tuple[tuple[str, str], ...]]  # metric and its labels, as written
-
-
-@pytest.fixture(scope="module")
-def config() -> WorldConfig:
-    return WorldConfig()
-
-
-@pytest.fixture(scope="module")
-def fleet(config: WorldConfig) -> FleetMetrics:
-    return simulate_metrics(config)
 
 
 @pytest.fixture(scope="module")

@@ -20,16 +20,6 @@ from aiops.dev.sim.world import WorldConfig, simulate_metrics
 
 
 @pytest.fixture(scope="module")
-def config() -> WorldConfig:
-    return WorldConfig()
-
-
-@pytest.fixture(scope="module")
-def fleet(config: WorldConfig) -> FleetMetrics:
-    return simulate_metrics(config)
-
-
-@pytest.fixture(scope="module")
 def incidents(config: WorldConfig) -> dict[str, object]:
     return {i.kind: i for i in planted_incidents(config.start, config.end)}
 
