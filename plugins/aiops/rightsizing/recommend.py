@@ -23,28 +23,11 @@ line at the middle of the window (where the window's peak estimate sits), clippe
 run's job, on data that shows it) and a runaway slope (a leak) is capped, not extrapolated.
 Fewer than `trend_min_days` daily peaks: no trend, growth 1, stated in the evidence.
 
-Memory. Request = limit (memory is not compressible: a limit above the request lets the
-kernel OOM-kill the container when the node is short, whatever the request said): the
-peak working set of the window x memory growth x (1 + `memory_headroom`). Each OOM kill in
-the window means the peak seen was cut short by the old limit: the base is at least that
-limit, times `oom_bump` per kill, at most `max_oom_bumps` (1) times, like the VPA's OOM
-bump. Kills at one limit are one piece of evidence (that limit was too low), not several: a
-container killed three times at 211 Mi is not asked 1.2^3 x; if the raised limit is killed
-again, the next night's window holds those kills at the new limit and raises again.
-
-Memory headroom per container (`memory_spread` = k, 2 by default; None keeps the fixed
-headroom above). One fixed headroom gives a flat working set the same margin as one that
-saws or grows. Instead: a Theil-Sen line through the daily peaks (the same pairs rule as the
-growth factor); the level is the window's peak or the line `memory_horizon_days` past the
-window, whichever is higher (at most `max_growth` x the peak: a leak is capped, not
-extrapolated); the headroom over it is k x the excursion of the highest daily peak above the
-line, relative to the level, at least `memory_min_headroom`. A flat container gets the
-minimum, a sawing one its largest swing k times over, a growing one its trend ahead. With
-fewer than `memory_spread_min_days` daily peaks there is no spread to measure, and the fixed
-`memory_headroom` applies. The evidence names the rule, the headroom and the excursion. It
-is the default because every fold of the bench's leave-one-family-out chose it over a
-fixed headroom; it is cheaper than KRR at no more would-be OOM minutes on the synthetic
-fleet and the demo, not on Nezha (one training day: the fixed headroom applies).
+Memory (aiops.rightsizing.memory). Request = limit = a level x (1 + a headroom): the peak
+(at least the old limit after an OOM kill) or the daily peaks' trend a week ahead, plus a
+headroom sized by how far the daily peaks stray above that trend (`memory_spread`, at least
+`memory_min_headroom`), or a fixed `memory_headroom` with `memory_spread=None`; x
+`oom_bump` once when the window holds OOM kills.
 
 CPU limit. When a `throttled` series is given and the container spends more than
 `throttle_min_share` of its samples throttled above `throttle_threshold` while using at
@@ -85,16 +68,14 @@ import numpy as np
 import pandas as pd
 
 from aiops.rightsizing.allocation import CPU_TOLERANCE, allocate, request_curve
+from aiops.rightsizing.memory import MemoryRule, size_memory
 from aiops.rightsizing.profile import (
     bucket_label,
     bucket_quantiles,
-    ceil_mib,
     ceil_millicores,
     daily_peaks,
-    excursion_above_line,
     hour_buckets,
     theil_sen_growth,
-    theil_sen_line,
 )
 from aiops.rightsizing.usage import (
     GIB,
@@ -194,6 +175,22 @@ class RightsizingConfig:
         check("cpu_limit_raise", self.cpu_limit_raise > 1, "must be > 1")
         check("price_core_hour", self.price_core_hour >= 0, "must be >= 0")
         check("price_gib_hour", self.price_gib_hour >= 0, "must be >= 0")
+
+    def memory_rule(self) -> MemoryRule:
+        """The memory knobs, for aiops.rightsizing.memory."""
+        return MemoryRule(
+            headroom=self.memory_headroom,
+            spread=self.memory_spread,
+            min_headroom=self.memory_min_headroom,
+            horizon_days=self.memory_horizon_days,
+            spread_min_days=self.memory_spread_min_days,
+            floor_bytes=self.memory_floor_bytes,
+            oom_bump=self.oom_bump,
+            max_oom_bumps=self.max_oom_bumps,
+            max_growth=self.max_growth,
+            growth_horizon_days=self.growth_horizon_days,
+            trend_min_days=self.trend_min_days,
+        )
 
 
 @dataclass(frozen=True)
@@ -378,24 +375,12 @@ class Recommender:
         cpu_request = ceil_millicores(max(cfg.cpu_floor_cores, peak_q * cpu_growth))
         cpu_request, advice = self._cpu_request_and_advice(c, u, cpu_request)
 
-        mem_obs = u.memory[~np.isnan(u.memory)]
-        mem_peak = float(mem_obs.max())
-        mem_peaks = daily_peaks(u.t_ns, u.memory, u.step_ns, 1.0)
-        mem_growth = self._clip_growth(
-            theil_sen_growth(mem_peaks, weekly, cfg.growth_horizon_days, cfg.trend_min_days)
-        )
         start_ns, end_ns = int(u.t_ns[0]), int(u.t_ns[-1]) + u.step_ns
         ooms = [pd.Timestamp(t) for t in c.oom_kills]
         if any(t.tzinfo is None for t in ooms):
             raise RightsizingError(f"{c.key}: oom_kills must be tz-aware timestamps")
         n_oom = sum(start_ns <= t.value < end_ns for t in ooms)
-        base = mem_peak
-        if n_oom and c.memory_limit is not None:
-            base = max(base, float(c.memory_limit))
-        level, headroom, excursion, rule = self._memory_level(base, mem_peaks, mem_growth, weekly)
-        memory = level * (1.0 + headroom)
-        memory *= cfg.oom_bump ** min(n_oom, cfg.max_oom_bumps)
-        memory = ceil_mib(max(cfg.memory_floor_bytes, memory))
+        mem = size_memory(cfg.memory_rule(), u, weekly, n_oom, c.memory_limit)
 
         evidence = Evidence(
             window_start=pd.Timestamp(start_ns, tz="UTC").isoformat(),
@@ -415,19 +400,19 @@ class Recommender:
             cpu_max_cores=float(cpu_obs.max()),
             cpu_growth=cpu_growth,
             cpu_trend_days=trend_days,
-            memory_peak_bytes=mem_peak,
-            memory_growth=mem_growth,
+            memory_peak_bytes=mem.peak_bytes,
+            memory_growth=mem.growth,
             oom_kills=n_oom,
-            memory_rule=rule,
-            memory_headroom=headroom,
-            memory_excursion_bytes=excursion,
+            memory_rule=mem.rule,
+            memory_headroom=mem.headroom,
+            memory_excursion_bytes=mem.excursion_bytes,
         )
         fitted = Fitted(
             key=c.key,
             cpu_request_cores=cpu_request,
-            memory_bytes=memory,
+            memory_bytes=mem.bytes,
             risk=float((cpu_obs > cpu_request + CPU_TOLERANCE).mean()),
-            memory_risk=float((mem_obs > memory).mean()),
+            memory_risk=float((u.memory[~np.isnan(u.memory)] > mem.bytes).mean()),
             current_cpu_request=_opt_float(c.cpu_request),
             current_cpu_limit=_opt_float(c.cpu_limit),
             current_memory_request=_opt_float(c.memory_request),
@@ -450,24 +435,6 @@ class Recommender:
         if throttled and c.cpu_limit is not None:
             request = max(request, ceil_millicores(c.cpu_limit))
         return request, advice
-
-    def _memory_level(
-        self, base: float, peaks: np.ndarray, growth: float, weekly: bool
-    ) -> tuple[float, float, float | None, str]:
-        """(level, headroom over it, excursion, rule): memory = level x (1 + headroom); `base`
-        is the window's peak, or the old limit when an OOM kill cut the peak short."""
-        cfg = self.config
-        line = None
-        if cfg.memory_spread is not None and (~np.isnan(peaks)).sum() >= cfg.memory_spread_min_days:
-            line = theil_sen_line(peaks, weekly)
-        if line is None:
-            return base * growth, cfg.memory_headroom, None, "fixed headroom"
-        slope, intercept = line
-        ahead = intercept + slope * (len(peaks) + cfg.memory_horizon_days)
-        level = min(max(base, ahead), base * cfg.max_growth)
-        excursion = excursion_above_line(peaks, slope, intercept)
-        headroom = max(cfg.memory_min_headroom, cfg.memory_spread * excursion / level)
-        return level, headroom, excursion, "spread of daily peaks"
 
     def _clip_growth(self, growth: float) -> float:
         return float(min(max(growth, 1.0), self.config.max_growth))
