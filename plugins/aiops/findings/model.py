@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from aiops.findings.kinds import KINDS
+from aiops.pictures.model import Picture, picture_from_json
 
 
 class Safety(StrEnum):
@@ -92,13 +93,18 @@ class Evidence:
     numbers: dict[str, float | int | str]  # the measurements behind the title
     trace_ids: tuple[str, ...] = ()  # example traces, the worst first
     links: tuple[str, ...] = ()  # one Jaeger UI link per example trace, when a UI is known
+    # what the numbers look like (aiops.pictures): a forecast band, a chain, a map
+    picture: Picture | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "numbers": dict(self.numbers),
             "trace_ids": list(self.trace_ids),
             "links": list(self.links),
         }
+        if self.picture is not None:  # absent, not null: older documents stay byte-identical
+            doc["picture"] = self.picture.to_json()
+        return doc
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,7 @@ class Finding:
                 numbers=dict(evidence.get("numbers") or {}),
                 trace_ids=tuple(evidence.get("trace_ids") or ()),
                 links=tuple(evidence.get("links") or ()),
+                picture=picture_from_json(evidence["picture"]) if evidence.get("picture") else None,
             ),
             suggestion=doc["suggestion"],
             expected_improvement=doc["expected_improvement"],
