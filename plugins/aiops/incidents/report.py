@@ -18,6 +18,7 @@ from aiops.findings.kinds import KINDS, FindingKind
 from aiops.findings.model import Effort, Evidence, Finding, Impact
 from aiops.incidents.incident import lag_text
 from aiops.incidents.incident_event import SOURCES
+from aiops.incidents.picture import chain_picture
 from aiops.units import format_duration, signal_label
 
 INCIDENT = KINDS.register(
@@ -123,7 +124,7 @@ def incident_finding(row: dict[str, Any]) -> Finding:
         operation="",
         title=row["title"],
         impact=Impact(ms_per_request=0.0, requests_affected=n_events),
-        evidence=Evidence(numbers),
+        evidence=Evidence(numbers, picture=chain_picture(row["incident_id"], ranking)),
         suggestion=suggestion,
         expected_improvement=(
             f"the {n_events} alerts of this incident come from one cause; fixing it and "

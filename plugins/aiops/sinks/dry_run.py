@@ -2,7 +2,9 @@
 
 `root/<owner>/<repo>/<fingerprint>.md` holds one issue: a small front matter (title, labels,
 repository, fingerprint, state), the body, then a "Comments" section the repeat-evidence
-comments are appended to. Like the GitHub sink it stands in for, it is idempotent: a file is
+comments are appended to. An issue with a picture (a forecast, an incident's chain, a part of
+the dependency map) shows it in the body as the Mermaid block GitHub would draw, and as
+`<fingerprint>.png` beside the file for readers without Mermaid. Like the GitHub sink it stands in for, it is idempotent: a file is
 written only when its content changes, so a rerun leaves the files and their modification times
 alone, and a comment that is already there is not added again.
 
@@ -64,7 +66,13 @@ class DryRunSink:
         state = _front_matter(old or "")
         front = _front(issue, state.get("state", "open"), state.get("state_reason"))
         text = f"{front}\n\n{issue.body.rstrip()}\n" + (COMMENTS + comments if found else "")
-        return self._write(path, old, text)
+        written = self._write(path, old, text)
+        if issue.picture is not None:  # for readers without Mermaid: the same picture as PNG
+            from aiops.pictures.draw import png_bytes
+
+            png = path.with_suffix(".png")
+            _write_bytes(png, _read_bytes(png), png_bytes(issue.picture))
+        return written
 
     def add_comment(self, fingerprint: str, repository: str, text: str) -> Written:
         """Append ``text`` under "Comments" unless that exact comment is already there."""
@@ -193,15 +201,26 @@ def _read(path: Path) -> str | None:
 
 
 def _write(path: Path, old: str | None, text: str) -> Written:
-    if text == old:
+    return _write_bytes(path, None if old is None else old.encode("utf-8"), text.encode("utf-8"))
+
+
+def _write_bytes(path: Path, old: bytes | None, data: bytes) -> Written:
+    if data == old:
         return Written(path, False)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(text.encode("utf-8"))
+            out.write(data)
         os.replace(tmp, path)  # a reader never sees half a file
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Written(path, True)
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None

@@ -23,6 +23,8 @@ from urllib.parse import quote, urlsplit
 from aiops.findings.kinds import KINDS
 from aiops.findings.model import Finding, Safety, kind_label
 from aiops.findings.narrative import Narrative
+from aiops.pictures.mermaid import mermaid_block
+from aiops.pictures.model import Picture
 from aiops.pii import mask_pii
 from aiops.sinks import render_incident as incident
 from aiops.sinks.render_narrative import narrative_section
@@ -38,7 +40,7 @@ _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 # fix, not squashed into a table cell (a right-sizing finding's patch and Helm values)
 YAML_BLOCKS = {"kubernetes_patch": "Kubernetes patch", "helm_values": "Helm values"}
 # sources whose findings are counted in their own units, not in sampled requests
-_OWN_UNITS = ("logs", "rightsizing")
+_OWN_UNITS = ("logs", "rightsizing", "predictive")
 _SQL = re.compile(r"\s*(SELECT|UPDATE|DELETE|INSERT|WITH)\b", re.IGNORECASE)
 _FILLER = {"a", "an", "the", "of", "for", "to", "in", "at", "on", "and", "or", "per", "one",
            "after", "is", "are", "with", "from", "by", "calls", "waits", "than", "→"}  # fmt: skip
@@ -87,6 +89,7 @@ class RenderedIssue:
     labels: tuple[str, ...]
     fingerprint: str
     repository: str  # "owner/repo"
+    picture: Picture | None = None  # drawn in the body as Mermaid; the dry run adds a PNG
 
 
 def render_issue(
@@ -115,6 +118,7 @@ def render_issue(
     sections = [
         " ".join(part for part in summary if part),
         "## Evidence\n\n" + _table(finding),
+        _picture(finding),
         _examples(finding),
         narrative_section(finding, narrative, _text),
         "## Suggested fix\n\n" + _fix(finding),
@@ -129,6 +133,7 @@ def render_issue(
         labels=tuple(dict.fromkeys(name for name in names if name)),
         fingerprint=fingerprint,
         repository=repository,
+        picture=finding.evidence.picture,
     )
 
 
@@ -139,7 +144,10 @@ def render_comment(finding: Finding, *, interval: tuple[datetime, datetime]) -> 
     sections = [
         f"**Seen again {_lower(when_text(interval))}**: {_how_much(finding)}.",
         _table(finding),
-        re.sub(r"(?m)^## (.+)\n\n", r"\1:\n\n", _examples(finding)),  # headings as lead-ins
+        *(
+            re.sub(r"(?m)^## (.+)\n\n", r"\1:\n\n", part)  # headings as lead-ins
+            for part in (_picture(finding), _examples(finding))
+        ),
         f"Interval: `{interval_text(interval)}` (UTC)",
         MARKER.format(fingerprint),
     ]
@@ -234,6 +242,9 @@ def _how_much(f: Finding) -> str:
         return f"{_count(samples if isinstance(samples, int | float) else 0)} usage samples"
     if f.source == "logs":
         return f"{_count(i.requests_affected)} log lines"
+    if f.source == "predictive":
+        runs = i.requests_affected
+        return f"{_count(runs)} hourly forecast{'s' if runs != 1 else ''}"
     if incident.is_incident(f):
         return incident.how_much(f)
     text = f"{_count(i.requests_affected)} sampled requests"
@@ -279,13 +290,20 @@ def _examples(f: Finding) -> str:
     """Example traces; a log finding's sample lines (PII-masked, as code); an incident's lists."""
     if incident.is_incident(f):
         return incident.sections(f, _text)
-    if f.source == "rightsizing":
-        return ""  # no traces or lines: the evidence is the usage, summarised above
+    if f.source in ("rightsizing", "predictive"):
+        return ""  # no traces or lines: the evidence is the usage or the forecast above
     if f.source != "logs":
         return "## Example traces\n\n" + _traces(f)
     samples = [v for k, v in f.evidence.numbers.items() if k.startswith(SAMPLE_PREFIX)]
     lines = "\n".join(f"- {_code(str(v))}" for v in samples)
     return "## Example log lines\n\n" + (lines or "None were kept for this finding.")
+
+
+def _picture(f: Finding) -> str:
+    """The finding's picture as a Mermaid block GitHub draws (aiops.pictures.mermaid), under
+    a heading saying what it answers; "" without one."""
+    picture = f.evidence.picture
+    return f"## {picture.heading}\n\n{mermaid_block(picture)}" if picture is not None else ""
 
 
 def _traces(f: Finding) -> str:

@@ -35,6 +35,7 @@ from aiops.traces.detectors import DETECTORS
 from aiops.traces.edge_signals import CallsAccumulator
 from aiops.traces.model import Edge
 from aiops.traces.parse import parse_trace
+from aiops.traces.picture import with_neighbourhoods
 from aiops.traces.view import AnalysisConfig, FindingContext, TraceView
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ def analyze_traces(
     edges = dependencies.edges()
     ctx = FindingContext(config, _per_day(window, first, last), edges, link, traces, dependencies)
     findings = [f for spec, d in registered for f in spec.checked(d.findings(ctx))]
-    findings.sort(key=_rank)
+    findings = with_neighbourhoods(sorted(findings, key=_rank), edges)
     return TraceAnalysis(
         traces, spans, dict(issues), dropped, edges, findings, operations.stats(), window,
         first, last, calls.frame(),

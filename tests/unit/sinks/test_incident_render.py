@@ -20,7 +20,8 @@ from aiops.sinks.render import fingerprint_in, render_comment, render_issue
 from support.findings import CALLS, CASCADE, DAY, _event, _row
 
 NEXT_DAY = (DAY[1], datetime(2025, 11, 1, tzinfo=UTC))
-SECTIONS = ["## Evidence", "## Root-cause candidates", "## How it spread", "## Events",
+SECTIONS = ["## Evidence", "## The chain, root first", "## Root-cause candidates",
+            "## How it spread", "## Events",
             "## What happened (rule-based)", "## Suggested fix",
             "## How this was detected"]  # fmt: skip
 LABELS = {"Likely root cause", "How it was ranked", "First anomaly", "Duration",
@@ -170,3 +171,19 @@ def test_lists_follow_their_numbers_and_an_empty_incident_says_so(cascade) -> No
     # the list keys are an incident's: another source's `event_1` stays a table row
     traces = _body(dataclasses.replace(one, source="traces", kind="fan_out"))
     assert "## Example traces" in traces and _table(traces)["Event 1"] == "one"
+
+
+def test_the_chain_is_drawn_root_first_with_the_lag_on_each_arrow(cascade) -> None:
+    body = _body(cascade)
+    block = re.search(r"## The chain, root first\n\n```mermaid\n(.*?)\n```", body, re.DOTALL)
+    assert block and body.index("## Evidence") < block.start() < body.index("## How it spread")
+    lines = block.group(1).splitlines()
+    assert lines[0] == "flowchart LR"
+    nodes = dict(re.findall(r"^\s+(n\d+)[([]+\"([^\"]+)\"", block.group(1), re.MULTILINE))
+    assert nodes["n0"] == "redis · latency_p95"  # the root comes first
+    arrows = re.findall(r"(n\d+) -->\|\"([^\"]+)\"\| (n\d+)", block.group(1))
+    named = {(nodes[a].split(" ·")[0], nodes[b].split(" ·")[0]): lag for a, lag, b in arrows}
+    assert named[("redis", "cart")] == "+2m" and named[("cart", "frontend")] == "+4m"
+    assert _body(cascade) == body  # the same incident draws the same chart
+    comment = render_comment(cascade, interval=NEXT_DAY)
+    assert "The chain, root first:\n\n```mermaid\n" in comment

@@ -6,6 +6,7 @@ left alone as their closer meant, rate limits and 5xx never make a second issue.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
 
@@ -366,3 +367,26 @@ def test_the_dry_run_folder_follows_the_same_rules(store, tmp_path) -> None:
     assert checkout.read_bytes() == untouched
     rerun = file_findings(FINDINGS, DAY2, DryRunSink(tmp_path / "issues"), store, catalog())
     assert rerun.counts() == {"already_filed": 3} and rerun.writes == 0
+
+
+def test_the_dry_run_folder_puts_the_issues_picture_beside_it_as_png(store, tmp_path) -> None:
+    from aiops.pictures.draw import png_bytes
+    from aiops.pictures.model import MapEdge, NeighbourhoodPicture
+
+    picture = NeighbourhoodPicture("catalog", (MapEdge("web", "catalog", 1204, 0.0, 38.0),
+                                               MapEdge("catalog", "db", 2980, 0.01, 1.8)))  # fmt: skip
+    drawn = dataclasses.replace(PRODUCTS, evidence=dataclasses.replace(PRODUCTS.evidence,
+                                                                       picture=picture))  # fmt: skip
+    assert drawn.fingerprint == PRODUCTS.fingerprint  # a picture is not part of the problem
+    file_findings([drawn, CHECKOUT], DAY1, DryRunSink(tmp_path / "issues"), store, catalog())
+    folder = DryRunSink(tmp_path / "issues")
+    md = folder.path_for(drawn.fingerprint, "acme-shop/catalog")
+    png = md.with_suffix(".png")
+    assert "## Where it sits in the dependency map\n\n```mermaid\nflowchart LR" in md.read_text()
+    assert png.read_bytes() == png_bytes(picture)
+    assert (
+        not folder.path_for(CHECKOUT.fingerprint, "acme-shop/checkout").with_suffix(".png").exists()
+    )
+    stamp = png.stat().st_mtime_ns
+    folder.file(render_issue(drawn, repository="acme-shop/catalog", interval=DAY1))
+    assert png.stat().st_mtime_ns == stamp  # the same picture is not written again

@@ -178,7 +178,7 @@ def test_n_plus_one_body_has_every_section_in_order_and_the_batched_sql(findings
 
 def test_other_kinds_have_no_sql_block_and_traces_fall_back_to_ids(findings) -> None:
     sequential = _render(findings["sequential_calls"])
-    assert "```" not in sequential
+    assert "```sql" not in sequential
     assert dict(_table(sequential))["Called one after another"] == "cart, inventory, recommendation"
     bare = dataclasses.replace(
         findings["sequential_calls"],
