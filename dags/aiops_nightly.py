@@ -9,7 +9,9 @@ one task (the map needs every trace of the day; traces stream through it), in th
 `aiops_jaeger` pool; its results are replaced per day. The day's logs are mined (from the
 template state the hourly runs left) and every new error template that lasted becomes a
 finding, and each of the day's incidents (as the hourly runs left it) becomes one, with the
-day's alert volume (raw anomalous points -> events -> incidents). Containers' CPU and memory
+day's alert volume (raw anomalous points -> events -> incidents); each signal the hourly
+forecasts saw crossing its limit becomes one, with the chart its alert was raised on.
+Containers' CPU and memory
 requests are right-sized from the two weeks of cAdvisor and kube-state-metrics history
 ending at the interval's end, and each change worth making becomes a finding with its patch. Where an Anthropic key and
 the day's LLM budget allow, trace findings get a generated explanation and incidents a
@@ -90,6 +92,12 @@ def aiops_nightly():
 
         return tasks.summarize_incidents(*data_interval())
 
+    @task
+    def summarize_alerts() -> dict:
+        from aiops.airflow import tasks
+
+        return tasks.summarize_alerts(*data_interval())
+
     @task(trigger_rule=AFTER_OPTIONAL)
     def narrate_findings() -> dict:
         from aiops.airflow import tasks
@@ -97,7 +105,8 @@ def aiops_nightly():
         return tasks.narrate_findings(*data_interval())
 
     trained = report(train_shard.expand(shard=plan_shards()))
-    found = [analyze_traces(), analyze_logs(), summarize_incidents(), rightsize()]
+    found = [analyze_traces(), analyze_logs(), summarize_incidents(), summarize_alerts(),
+             rightsize()]  # fmt: skip
     filed = file_issues()
     found >> narrate_findings() >> filed
     [trained, filed] >> record_run(integrations=["traces", "logs", "github", "llm"])

@@ -253,6 +253,16 @@ def summarize_incidents(start: datetime, end: datetime) -> dict[str, Any]:
 
 
 @fails_fast_when_permanent
+def summarize_alerts(start: datetime, end: datetime) -> dict[str, Any]:
+    """Nightly: the day's predictive alerts stored as findings for the issue sink, one per
+    signal forecast to cross its limit, each with the chart it was raised on."""
+    from aiops.predictive.findings import record_day
+
+    with results() as store:
+        return record_day(store, load_catalog(), utc(start), utc(end))
+
+
+@fails_fast_when_permanent
 def narrate_findings(start: datetime, end: datetime) -> dict[str, Any]:
     """Nightly, before filing: the interval's findings explained or narrated by the language
     model where a key, the budget and the cache allow. Never fails for the model's sake."""

@@ -3,7 +3,8 @@
 Every source of findings declares the kinds it emits as `FindingKind(name, label, why)` in
 the module that emits them: the trace detectors next to each detector (through the detector
 registry, aiops.traces.detectors), the log miner in aiops.logs.findings, the incident report
-in aiops.incidents.report, the right-sizing recommendations in aiops.rightsizing.findings.
+in aiops.incidents.report, the right-sizing recommendations in aiops.rightsizing.findings,
+the predicted breaches in aiops.predictive.findings.
 The label is how the kind reads in a picture, a list and the
 issue's "Detector" line; the why is the one sentence after an issue's title.
 
@@ -40,6 +41,7 @@ SOURCES = (
     "aiops.logs.findings",
     "aiops.incidents.report",
     "aiops.rightsizing.findings",
+    "aiops.predictive.findings",
 )
 
 

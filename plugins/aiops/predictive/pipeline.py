@@ -41,6 +41,7 @@ from aiops.forecast import ForecastConfig, ForecastError, ForecastSet
 from aiops.forecast.config import CANDIDATES
 from aiops.metrics.frames import fetch_validated, service_frame, signal_bounds, window_grid
 from aiops.model_registry import ModelMeta, ModelRegistry, version_for
+from aiops.predictive.band_picture import band_picture
 from aiops.predictive.breach import time_to_breach
 from aiops.predictive.scaling import replicas_plan, scaling_values, unbiased_mean
 from aiops.quality import FrameVerdict, quarantine
@@ -224,10 +225,11 @@ def predict_service(
         observed_at, observed = _last_observation(history[key])
         scaling = svc.scaling if svc.scaling and svc.scaling.metric == signal else None
         shape = Shape(forecasts.config.level, forecasts.is_log(key))
-        outcome.predictions += _prediction_rows(
+        rows = _prediction_rows(
             service, signal, forecast, shape, end, observed, observed_at, model, meta.version,
             scaling,
         )  # fmt: skip
+        outcome.predictions += rows
         if signal in thresholds:
             breach = time_to_breach(
                 service,
@@ -241,7 +243,11 @@ def predict_service(
             )
             if breach is not None:
                 log.info("%s: %s", service, breach.message())
-                outcome.alerts.append(breach.row(model, meta.version))
+                unit = catalog.signal(service, signal).unit or ""
+                picture = band_picture(service, signal, unit, end, history[key], rows,
+                                       thresholds[signal])  # fmt: skip
+                outcome.alerts.append({**breach.row(model, meta.version),
+                                       "picture": picture.to_json()})  # fmt: skip
     return outcome
 
 

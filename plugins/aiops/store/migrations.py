@@ -27,6 +27,7 @@ from aiops.store.schema import (
     issue_ledger,
     metadata,
     pipeline_runs,
+    predictive_alerts,
     schema_version,
 )
 
@@ -85,12 +86,19 @@ def _ledger_last_told(conn: Connection) -> None:
     add_column(conn, issue_ledger.name, Column("last_told", issue_ledger.c.last_told.type))
 
 
+def _alert_picture(conn: Connection) -> None:
+    """v6: `predictive_alerts.picture`, the last day and the forecast an alert was raised on
+    (alerts stored before have none: their issues are filed without the chart)."""
+    add_column(conn, predictive_alerts.name, Column("picture", predictive_alerts.c.picture.type))
+
+
 # Ordered, oldest first; version 1 is the schema as first created.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "anomaly events: as_of and per-run snapshots", _anomaly_event_snapshots),
     Migration(3, "pipeline_runs: not_configured", _runs_not_configured),
     Migration(4, "anomaly events: signal_kind", _events_signal_kind),
     Migration(5, "issue_ledger: last_told", _ledger_last_told),
+    Migration(6, "predictive_alerts: picture", _alert_picture),
 )
 
 

@@ -175,6 +175,9 @@ predictive_alerts = Table(
     Column("message", Text, nullable=False),
     Column("model", String, nullable=False),
     Column("model_version", String, nullable=False),
+    # the last day and the forecast as the run saw them (aiops.pictures ForecastPicture):
+    # drawn in the alert's issue; kept here because later runs overwrite the predictions
+    Column("picture", JSONDoc),
 )
 
 # One row per trace-analysis window (a day for the nightly run): what was read, what was

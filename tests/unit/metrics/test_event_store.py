@@ -85,7 +85,7 @@ def test_a_version_1_store_keeps_its_events_readable(store_url: str) -> None:
         with old.engine.begin() as conn:  # only the columns given: as_of stays out
             conn.execute(insert(anomaly_events), [legacy])
     with Store.open(store_url) as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 5
+        assert upgraded.schema_version() == SCHEMA_VERSION == 6
         (row,) = upgraded.read("anomaly_events")
         assert row["as_of"] == legacy["start"]
         # v4: the kind was not recorded; ranking reads "" (a kind it does not know)

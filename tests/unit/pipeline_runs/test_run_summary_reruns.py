@@ -104,7 +104,7 @@ def test_a_store_from_before_the_column_gains_it_on_upgrade(tmp_path) -> None:
             conn.execute(text("ALTER TABLE pipeline_runs DROP COLUMN not_configured"))
             conn.execute(text("UPDATE schema_version SET version = 2"))
     with Store.open(url) as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 5
+        assert upgraded.schema_version() == SCHEMA_VERSION == 6
         (row,) = upgraded.read("pipeline_runs")
         assert row["not_configured"] in (None, [])
         store_run_summary(upgraded, "aiops_hourly", HOUR_START + H, HOUR_START + 2 * H,

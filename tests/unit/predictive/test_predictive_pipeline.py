@@ -14,7 +14,10 @@ from aiops.catalog import parse_catalog
 from aiops.forecast import ForecastError
 from aiops.metrics.pipeline import train_service
 from aiops.model_registry import ModelRegistry
+from aiops.pictures.model import ForecastPicture, picture_from_json
+from aiops.predictive.band_picture import MAX_FORECAST_POINTS
 from aiops.predictive.breach import first_crossing
+from aiops.predictive.findings import alert_findings
 from aiops.predictive.pipeline import predict_service, train_forecasts
 from aiops.sources.frame_source import SignalsFileSource
 from support.catalogs import catalog_yaml
@@ -149,3 +152,58 @@ def test_a_fleet_can_leave_prophet_out_of_the_backtest(trained, tmp_path, monkey
     monkeypatch.setenv("AIOPS_FORECAST_CANDIDATES", "profet")
     with pytest.raises(ForecastError, match="profet"):
         train_forecasts(frame, "api", NIGHT, ModelRegistry(tmp_path / "models"))
+
+
+def test_the_alert_carries_the_last_day_and_the_forecast_it_was_raised_on(trained) -> None:
+    origin = CROSSING - timedelta(hours=3)
+    outcome = _predict(trained, origin)
+    (alert,) = outcome.alerts
+    picture = picture_from_json(alert["picture"])
+    assert isinstance(picture, ForecastPicture)
+    assert (picture.service, picture.signal, picture.now) == ("api", "memory", origin)
+    assert picture.threshold == pytest.approx(THRESHOLD)
+    times = [t for t, _ in picture.observed]
+    assert origin - timedelta(days=1) < times[0] and times[-1] == origin
+    assert len(times) == 144  # a day of 10-minute means
+    hours = (origin - START).total_seconds() / 3600
+    assert picture.observed[-1][1] == pytest.approx(BASE + SLOPE * hours, abs=2 * MIB)
+    targets = sorted(r["target_time"] for r in outcome.predictions if r["metric"] == "memory")
+    assert picture.forecast[0].time > origin and picture.forecast[-1].time == targets[-1]
+    assert len(picture.forecast) <= MAX_FORECAST_POINTS
+    assert any(p.mean >= THRESHOLD for p in picture.forecast)  # the crossing is in the picture
+    assert all(p.lower <= p.mean <= p.upper for p in picture.forecast)
+
+
+def test_a_days_alerts_become_one_finding_per_signal_with_the_newest_picture(trained) -> None:
+    _, catalog, _, _ = trained
+    hours = [CROSSING - timedelta(hours=h) for h in (4, 3)]
+    alerts = [a for h in hours for a in _predict(trained, h).alerts]
+    assert len(alerts) == 2
+    (finding,) = alert_findings(alerts, catalog)
+    assert (finding.source, finding.kind, finding.service) == ("predictive", "predicted_breach",
+                                                                "api")  # fmt: skip
+    assert finding.evidence.picture == picture_from_json(alerts[-1]["picture"])
+    assert finding.evidence.numbers["hourly_runs_alerting"] == 2
+    assert finding.action == "config_change"  # memory is not the scaling metric
+    alone = alert_findings(alerts[:1], catalog)[0]
+    assert alone.fingerprint == finding.fingerprint  # tomorrow's alert updates the same issue
+    assert alert_findings([{**a, "severity": "info"} for a in alerts], catalog) == []
+
+
+def test_the_night_files_the_days_alerts_and_a_rerun_replaces_them(trained, tmp_path) -> None:
+    from aiops.predictive.findings import record_day
+    from aiops.store import Store
+
+    _, catalog, _, _ = trained
+    night = CROSSING.replace(hour=0, minute=0)
+    alerts = [a for h in (4, 3) for a in _predict(trained, CROSSING - timedelta(hours=h)).alerts]
+    with Store.open(f"sqlite:///{tmp_path / 'results.db'}") as store:
+        store.upsert("predictive_alerts", alerts)
+        day = (night, night + timedelta(days=1))
+        assert record_day(store, catalog, *day) == {"alerts": 2, "findings": 1}
+        assert record_day(store, catalog, *day) == {"alerts": 2, "findings": 1}
+        (row,) = store.read("findings", source="predictive")
+        assert row["interval_end"] == day[1] and row["kind"] == "predicted_breach"
+        assert row["finding"]["evidence"]["picture"]["type"] == "forecast"
+        before = (night - timedelta(days=1), night)  # another day: none of these alerts
+        assert record_day(store, catalog, *before) == {"alerts": 0, "findings": 0}

@@ -280,12 +280,35 @@ def test_a_v4_store_gains_the_ledger_last_told_and_keeps_its_entries(store_url: 
             conn.execute(text("UPDATE schema_version SET version = 4"))
     with Store.open(store_url) as upgraded:
         assert upgraded.schema_version() == SCHEMA_VERSION
-        assert _versions(upgraded)[-1] == (5, "issue_ledger: last_told")
+        assert (5, "issue_ledger: last_told") in _versions(upgraded)
         ((_, entry),) = read_ledger(upgraded, "file:///issues").items()
         assert (entry.fingerprint, entry.comments, entry.last_told) == ("f1", 2, None)
         told = {"fingerprint": "f1", "evidence": {"numbers": {"repeats_median": 18}}}
         write_ledger(upgraded, [replace(entry, last_told=told)])
         assert read_ledger(upgraded, "file:///issues")[entry.key].last_told == told
+
+
+def test_a_v5_store_gains_the_alert_picture_and_keeps_its_alerts(store_url: str) -> None:
+    """v6: predictive_alerts.picture. Alerts stored before keep every value and have no
+    picture; a picture stored after comes back as stored."""
+    alert = {"service": "cart", "signal": "latency_p95", "generated_at": T0,
+             "severity": "warning", "threshold": 0.25, "observed": 0.2, "breach_at": T0,
+             "breach_earliest": T0, "breach_latest": None, "horizon_seconds": 3600.0,
+             "message": "latency_p95 crosses 250ms in 1h", "model": "prophet",
+             "model_version": "v1"}  # fmt: skip
+    with Store.open(store_url) as old:
+        old.upsert("predictive_alerts", [alert])
+        with old.engine.begin() as conn:  # the v5 layout
+            conn.execute(text("ALTER TABLE predictive_alerts DROP COLUMN picture"))
+            conn.execute(text("UPDATE schema_version SET version = 5"))
+    with Store.open(store_url) as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION
+        assert _versions(upgraded)[-1] == (6, "predictive_alerts: picture")
+        (row,) = upgraded.read("predictive_alerts")
+        assert row == {**alert, "picture": {}}  # JSONDoc reads NULL as an empty document
+        picture = {"type": "forecast", "service": "cart"}
+        upgraded.upsert("predictive_alerts", [{**alert, "picture": picture}])
+        assert upgraded.read("predictive_alerts")[0]["picture"] == picture
 
 
 def test_concurrent_openers_of_a_new_store_all_succeed(store_url: str) -> None:
