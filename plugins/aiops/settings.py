@@ -113,3 +113,8 @@ def forecast_candidates(default: tuple[str, ...]) -> tuple[str, ...]:
     cost milliseconds, so a fleet of thousands of series may leave it out."""
     listed = [c.strip() for c in os.environ.get(FORECAST_CANDIDATES_ENV, "").split(",")]
     return tuple(c for c in listed if c) or default
+
+
+#: The AIOps page's "now" for staleness (ISO 8601 with a timezone); unset: the wall clock.
+#: For a demo world or a backfill reviewed as of its end (aiops.airflow.page).
+PAGE_NOW_ENV = "AIOPS_PAGE_NOW"
