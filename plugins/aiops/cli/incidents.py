@@ -64,6 +64,19 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return 2
     row = max(rows, key=lambda r: r["interval_end"])
     print("\n".join(show_lines(row, hours=len(rows))))
+    if args.png:
+        from aiops.incidents.picture import chain_picture
+        from aiops.pictures.draw import save as save_picture
+
+        picture = chain_picture(row["incident_id"], row["ranking"])
+        if picture is None:
+            print(f"error: incident {args.id!r} has no chain to draw", file=sys.stderr)
+            return 2
+        try:
+            print(f"chain drawn to {save_picture(picture, args.png)}")
+        except (ValueError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
@@ -226,6 +239,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     c = isub.add_parser("show", help="one incident: candidates, how it spread, its events")
     c.add_argument("id", metavar="ID", help="incident ID, as `list` prints it")
+    c.add_argument("--png", default=None, metavar="FILE",
+                   help="also draw its chain (root first, lag on each arrow) to FILE (.png or .svg)")  # fmt: skip
     common(c, None)
     c.set_defaults(func=_cmd_show)
 

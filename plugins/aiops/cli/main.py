@@ -13,6 +13,7 @@ from aiops.cli import (
     catalog,
     detect,
     dev,
+    forecast,
     incidents,
     issues,
     llm,
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         incidents,
         llm,
         readouts,
+        forecast,
         rightsize,
     ):
         group.add_parser(sub)
