@@ -13,7 +13,7 @@ export AIOPS_HOME := $(CURDIR)/out
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml tests/browser/package-lock.json
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -21,6 +21,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m aiops.scaler.proto  # gRPC stubs from include/proto (gitignored)
 	$(PY) -m pip check
+	@# the real Mermaid the tests draw the issues' charts with, in headless Chromium
+	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --no-audit --no-fund --silent; \
+	else echo "setup: npm not found: the Mermaid rendering test will fail (apt-get install npm)" >&2; fi
 	@touch $(STAMP)
 
 demo: setup

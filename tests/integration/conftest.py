@@ -33,6 +33,7 @@ ORDER = (
     "test_world_prometheus.py",
     "test_promserver.py",
     "test_catalog_live.py",
+    "test_airflow_page.py",
     "test_compose.py",
     "test_compose_airflow.py",
     "test_compose_runtime.py",

@@ -1,7 +1,8 @@
 """The nightly's issue filing through a real Airflow: the day's trace findings filed on a
 loopback GitHub (connection `github_default`, every request checked against the upstream
 OpenAPI description), a rerun making no write, and without a token the same issues written
-as files that link the day's dependency graph."""
+as files that link the day's dependency graph, each trace finding's part of the map drawn as
+Mermaid (checked with the real Mermaid library) and as a PNG beside it."""
 
 from __future__ import annotations
 
@@ -14,16 +15,20 @@ from pathlib import Path
 import pytest
 
 from aiops.catalog import load_catalog
+from aiops.dev.browser import check_mermaid
 from aiops.dev.local_airflow import run_airflow
+from aiops.pictures.mermaid import MAX_SOURCE_CHARS
 from aiops.sinks.render import fingerprint_in, short_title
 from aiops.store import Store
 from fakes.anthropic_server import FakeAnthropic, tool_reply
 from fakes.github_server import DEFAULT_TOKEN, FakeGitHub
+from support.browser import require_browser
 
 pytestmark = pytest.mark.airflow
 
 DAY = datetime(2026, 10, 30, tzinfo=UTC)
 WHEN = (DAY + timedelta(days=1)).isoformat()  # `tasks test` runs the interval ending here
+GITHUB_BODY_CHARS = 65_536  # GitHub refuses an issue body longer than this
 
 
 def _task(task: str, env: dict, log: Path) -> str:
@@ -103,9 +108,31 @@ def test_without_a_token_the_issues_are_files_linking_the_graph(analysed, tmp_pa
     assert f"**Dependency graph:** [dependencies-2026-10-30.svg]({link})" in text
     picture = out / "issues" / "acme-shop" / "catalog" / link
     assert picture.resolve().is_file() and picture.with_suffix(".png").resolve().is_file()
-    stamps = [(f, f.stat().st_mtime_ns) for f in files]
+    pngs = sorted((out / "issues").rglob("*.png"))
+    drawn = [
+        f for f in files if "## Where it sits in the dependency map\n\n```mermaid" in f.read_text()
+    ]
+    assert drawn and [f.with_suffix(".png") for f in drawn] == pngs  # each picture as PNG too
+    stamps = [(f, f.stat().st_mtime_ns) for f in files + pngs]
     _task("file_issues", analysed, tmp_path / "dry-rerun.log")
-    assert [(f, f.stat().st_mtime_ns) for f in files] == stamps
+    assert [(f, f.stat().st_mtime_ns) for f in files + pngs] == stamps
+
+
+def test_the_issues_charts_render_with_the_real_mermaid_within_githubs_limits(analysed) -> None:
+    """What the dry run filed (the test above) is what GitHub would draw: each Mermaid block
+    parses and renders in headless Chromium, and the bodies stay under GitHub's limits."""
+    require_browser(mermaid=True)
+    files = sorted((Path(analysed["AIOPS_HOME"]) / "issues").rglob("*.md"))
+    if not files:
+        _task("file_issues", analysed, Path(analysed["AIOPS_HOME"]) / "file-issues.log")
+        files = sorted((Path(analysed["AIOPS_HOME"]) / "issues").rglob("*.md"))
+    blocks = [b for f in files for b in re.findall(r"```mermaid\n(.*?)\n```", f.read_text(), re.S)]
+    assert len(blocks) >= 2
+    assert all(len(f.read_text()) < GITHUB_BODY_CHARS for f in files)
+    assert all(len(b) <= MAX_SOURCE_CHARS for b in blocks)
+    results = check_mermaid(blocks)
+    assert [r.error for r in results if not r.ok] == []
+    assert all(r.svg_chars > 1000 for r in results)
 
 
 def _explanations(body: dict):

@@ -1,5 +1,5 @@
-"""`aiops demo`, `world`, `prometheus up|down` and `airflow-env`: the demo and the local
-tooling (aiops.dev), which only the command line imports."""
+"""`aiops demo`, `world`, `prometheus up|down`, `page` and `airflow-env`: the demo and the
+local tooling (aiops.dev), which only the command line imports."""
 
 from __future__ import annotations
 
@@ -63,6 +63,27 @@ def _cmd_airflow_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_page(args: argparse.Namespace) -> int:
+    import time
+
+    from aiops.dev.api_server import ApiServer, ApiServerError
+    from aiops.dev.local_airflow import airflow_env
+    from aiops.settings import resolve_store_url
+
+    env = {**airflow_env(), "AIOPS_STORE_URL": resolve_store_url()}
+    try:
+        with ApiServer(env, aiops_home() / "logs" / "api-server.log", port=args.port) as server:
+            print(f"Airflow on {server.url}/ with the AIOps page at {server.url}/aiops/ "
+                  f"(log in: {server.login_url('/aiops/')}); Ctrl-C stops it", flush=True)  # fmt: skip
+            while True:
+                time.sleep(3600)
+    except ApiServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job end to end on the demo world")
     p.add_argument(
@@ -91,6 +112,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         if name == "up":
             c.add_argument("--port", type=int, default=None)
         c.set_defaults(func=func)
+
+    p = sub.add_parser("page", help="serve the local Airflow's UI with the AIOps page, on loopback")
+    p.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    p.set_defaults(func=_cmd_page)
 
     p = sub.add_parser("airflow-env", help="print the exports that point `airflow` at this project")
     p.add_argument("--home", type=Path, default=None, metavar="DIR",

@@ -20,6 +20,7 @@ from aiops.dev import promserver
 from aiops.dev.demo.incidents import print_incidents
 from aiops.dev.demo.llm import print_narratives, print_runs
 from aiops.dev.demo.logs import print_logs
+from aiops.dev.demo.page import show_page
 from aiops.dev.demo.report import print_detection, print_ingest, results_digest
 from aiops.dev.demo.rightsizing import print_rightsizing
 from aiops.dev.demo.traces import print_traces
@@ -119,7 +120,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
     env["AIOPS_ISSUES_DRY_RUN"] = "1"
 
     _say(
-        f"[1/4] demo world (seed {config.seed}, {len(config.services)} services, "
+        f"[1/5] demo world (seed {config.seed}, {len(config.services)} services, "
         f"{config.days} days at {config.step_seconds}s) -> {world_dir}"
     )
     manifest = build_world(config, world_dir)
@@ -129,12 +130,12 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
     )
 
     with ExitStack() as stack:
-        _say("[2/4] metrics backend")
+        _say("[2/5] metrics backend")
         source_label = _start_metrics_backend(stack, world_dir, out, env)
         _say(f"      {source_label}")
 
         _say(
-            "[3/4] airflow: migrate the metadata DB, train nightly, run the hourly DAGs on the planted incidents"
+            "[3/5] airflow: migrate the metadata DB, train nightly, run the hourly DAGs on the planted incidents"
         )
         proc = run_airflow(["db", "migrate"], env, out / "logs" / "airflow-db-migrate.log")
         if proc.returncode != 0:
@@ -170,7 +171,7 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
                 _say(_tail(logfile))
                 return 1
 
-    _say("[4/4] what landed")
+    _say("[4/5] what landed")
     with Store.open(store_url) as store:
         after = results_digest(store, hours, nights)
         print_ingest(store, hours, _say)
@@ -188,9 +189,12 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
         else ("new results" if before is None else "results changed")
     )
     _say(f"      store {mask_url(store_url)}: digest {after[:12] if after else '-'}, {change}")
+    _say("[5/5] the AIOps page in Airflow's UI")
+    show_page(env, store_url, out, hours[-1].end, _say)
     _say(
         f"      outputs: {_rel(world_dir)}/ (metrics.om, traces/, logs/, manifest.json), "
-        f"{_rel(Path(env['AIOPS_MODELS']))}/ (models), {_rel(out / 'logs')}/"
+        f"{_rel(Path(env['AIOPS_MODELS']))}/ (models), {_rel(out / 'logs')}/, "
+        f"{_rel(out / 'screenshots')}/"
     )
     return 0
 
