@@ -49,6 +49,7 @@ from aiops.pictures.parts import (
 )
 from aiops.traces.graph_layout import layout
 from aiops.traces.model import Edge
+from aiops.units import signal_label
 
 SUFFIXES = (".png", ".svg")
 DPI = 100
@@ -122,7 +123,8 @@ def _text(name: str, limit: int) -> str:
 
 def _forecast_figure(picture: ForecastPicture) -> Figure:
     unit = f" ({_text(picture.unit, 20)})" if picture.unit.strip() else ""
-    name = f"{_text(picture.service, TITLE_CHARS)} · {_text(picture.signal, TITLE_CHARS)}{unit}"
+    signal = _text(signal_label(picture.signal), TITLE_CHARS)
+    name = f"{_text(picture.service, TITLE_CHARS)} · {signal}{unit}"
     fig = Figure(figsize=(9, 3.6), layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(f"{name}: observed and forecast", fontsize=11, loc="left")

@@ -54,6 +54,7 @@ from aiops.pictures.parts import (
     plain_text,
     significant_text,
 )
+from aiops.units import signal_label
 
 #: The most characters one diagram's text may have (GitHub: 65,536 per issue body; Mermaid's
 #: default maxTextSize: 50,000), with room for several pictures and the rest of the issue.
@@ -164,7 +165,8 @@ def _forecast_chart(picture: ForecastPicture, points: int, name_chars: int) -> s
     forecast = [p for p in picture.forecast if math.isfinite(p.mean)]
     skipped = len(picture.observed) - len(history) + len(picture.forecast) - len(forecast)
     now = picture.now.astimezone(UTC)
-    name = f"{label_text(picture.service, name_chars)} {label_text(picture.signal, name_chars)}"
+    signal = label_text(signal_label(picture.signal), name_chars)
+    name = f"{label_text(picture.service, name_chars)} {signal}"
     unit = label_text(picture.unit, name_chars) if picture.unit.strip() else ""
     title = f"{name} ({unit})" if unit else name
     if not history and not forecast:

@@ -18,6 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from aiops.pictures.model import ChainPicture, ChainStep, MapEdge, NeighbourhoodPicture
+from aiops.units import signal_label
 
 MAX_CHAIN_NODES = 30
 MAX_MAP_EDGES = 12  # as many as aiops.traces.picture keeps
@@ -43,14 +44,15 @@ def plain_text(name: str) -> str:
 
 
 def lag_text(seconds: float | None) -> str | None:
-    """How long after the root a service moved: "+2m 30s", "+0s", "+1h 5m", "+0.4s"; None
-    when the lag is unknown."""
+    """How long after the root a service moved: "+2m 30s", "+0s", "+1h 5m", "+0.4s"; "3m
+    before" for a service that moved before the root (its onset is known to be earlier, yet
+    the ranking puts the root first); None when the lag is unknown."""
     if seconds is None or not math.isfinite(seconds):
         return None
     sign = "-" if seconds <= -0.05 else "+"
     left = abs(float(seconds))
     if 0.05 <= left < 0.95:
-        return f"{sign}{left:.1f}s"
+        return f"{left:.1f}s before" if sign == "-" else f"+{left:.1f}s"
     left = round(left)
     sign = sign if left else "+"
     parts = []
@@ -60,7 +62,8 @@ def lag_text(seconds: float | None) -> str | None:
             left %= size
     if left or not parts:
         parts.append(f"{left}s")
-    return sign + " ".join(parts[:2])  # the two largest units: "+1d 2h", not "+1d 2h 3m 4s"
+    text = " ".join(parts[:2])  # the two largest units: "+1d 2h", not "+1d 2h 3m 4s"
+    return f"{text} before" if sign == "-" else f"+{text}"
 
 
 def edge_text(edge: MapEdge) -> str:
@@ -117,7 +120,7 @@ def chain_drawing(picture: ChainPicture, max_nodes: int = MAX_CHAIN_NODES) -> Ch
     if max_nodes < 1:
         raise ValueError(f"chain_drawing: max_nodes must be >= 1, got {max_nodes}")
     root = picture.root.service
-    signals: dict[str, list[str]] = {root: [picture.root.signal]}
+    signals: dict[str, list[str]] = {root: [signal_label(picture.root.signal)]}
     arrows: dict[tuple[str, str], str | None] = {}
     left_out: dict[str, None] = {}
     for step in picture.steps[1:]:
@@ -128,8 +131,8 @@ def chain_drawing(picture: ChainPicture, max_nodes: int = MAX_CHAIN_NODES) -> Ch
             continue
         for name in new:
             signals[name] = []
-        if step.signal not in signals[step.service]:
-            signals[step.service].append(step.signal)
+        if signal_label(step.signal) not in signals[step.service]:
+            signals[step.service].append(signal_label(step.signal))
         hops = [(a, b) for a, b in zip(path, path[1:], strict=False) if a != b]
         for i, hop in enumerate(hops):
             label = lag_text(step.lag_seconds) if i == len(hops) - 1 else None

@@ -92,7 +92,7 @@ def test_the_same_picture_draws_the_same_bytes(kind: str) -> None:
 def test_a_forecast_is_900_by_360_pixels_and_says_what_it_shows() -> None:
     assert pixels(png_bytes(forecast())) == (900, 360)
     shown = texts(svg_text(forecast()))
-    assert "checkout · latency_p95 (ms): observed and forecast" in shown
+    assert "checkout · latency p95 (ms): observed and forecast" in shown
     assert {"now", "threshold 420", "time (UTC)", "ms"} <= set(shown)
     assert {"observed", "forecast", "forecast band", "anomalous"} <= set(shown)
 
@@ -121,7 +121,7 @@ def test_a_sparse_forecast_still_draws(picture: ForecastPicture) -> None:
 def test_a_lone_service_still_draws(picture) -> None:
     width, height = pixels(png_bytes(picture))
     assert (width, height) == (900, 360)
-    assert {"db", "cpu"} <= set(texts(svg_text(picture))) or "cart" in texts(svg_text(picture))
+    assert {"db", "CPU"} <= set(texts(svg_text(picture))) or "cart" in texts(svg_text(picture))
 
 
 def test_a_chain_is_drawn_left_to_right_from_the_root_with_its_lags() -> None:
@@ -129,7 +129,7 @@ def test_a_chain_is_drawn_left_to_right_from_the_root_with_its_lags() -> None:
     shown = texts(svg)
     assert "Incident inc-1: how it spread from the root" in shown
     # a box's lines are texts of their own: the service, then its signal
-    assert {"db", "latency_p95", "gateway", "cart", "error_rate", "+2m 30s", "+0s"} <= set(shown)
+    assert {"db", "latency p95", "gateway", "cart", "error_rate", "+2m 30s", "+0s"} <= set(shown)
     assert _x(svg, "db") < _x(svg, "gateway") < _x(svg, "cart")
     width, height = pixels(png_bytes(chain()))
     assert width >= 900 and height >= 360

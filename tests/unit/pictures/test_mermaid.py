@@ -362,7 +362,7 @@ def test_the_chain_starts_at_the_root_and_follows_the_call_paths() -> None:
     lines = mermaid_source(chain()).split("\n")
     assert lines[:3] == [
         "flowchart LR",
-        '  n0(["db · latency_p95"]):::root',
+        '  n0(["db · latency p95"]):::root',
         '  n1["gateway"]:::via',
     ]
     arrows = [line for line in lines if " --> " in line or "-->|" in line]
@@ -379,7 +379,7 @@ def test_the_chain_starts_at_the_root_and_follows_the_call_paths() -> None:
 def test_a_root_alone_is_a_diagram_too() -> None:
     source = mermaid_source(ChainPicture("inc", (ChainStep("db", "cpu", None),)))
     assert_well_formed(source)
-    assert '  n0(["db · cpu"]):::root' in source and "-->" not in source
+    assert '  n0(["db · CPU"]):::root' in source and "-->" not in source
 
 
 # neighbourhood ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from aiops.pictures.parts import MAX_MAP_EDGES, lag_text, neighbourhood_drawing
     "seconds, text",
     [(None, None), (0, "+0s"), (0.4, "+0.4s"), (0.01, "+0s"), (-0.01, "+0s"), (0.97, "+1s"),
      (59.6, "+1m"), (150, "+2m 30s"),
-     (3725, "+1h 2m"), (90_061, "+1d 1h"), (-30, "-30s"), (float("nan"), None)],
+     (3725, "+1h 2m"), (90_061, "+1d 1h"), (-30, "30s before"), (-180, "3m before"), (float("nan"), None)],
 )  # fmt: skip
 def test_lags_read_like_durations(seconds, text) -> None:
     assert lag_text(seconds) == text

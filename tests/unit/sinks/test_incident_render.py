@@ -180,7 +180,7 @@ def test_the_chain_is_drawn_root_first_with_the_lag_on_each_arrow(cascade) -> No
     lines = block.group(1).splitlines()
     assert lines[0] == "flowchart LR"
     nodes = dict(re.findall(r"^\s+(n\d+)[([]+\"([^\"]+)\"", block.group(1), re.MULTILINE))
-    assert nodes["n0"] == "redis · latency_p95"  # the root comes first
+    assert nodes["n0"] == "redis · latency p95"  # the root comes first
     arrows = re.findall(r"(n\d+) -->\|\"([^\"]+)\"\| (n\d+)", block.group(1))
     named = {(nodes[a].split(" ·")[0], nodes[b].split(" ·")[0]): lag for a, lag, b in arrows}
     assert named[("redis", "cart")] == "+2m" and named[("cart", "frontend")] == "+4m"
