@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from aiops.dev.demo.run import MAP_ONLY, demo_plan
+from aiops.dev.demo.run import ALERTS_ONLY, MAP_ONLY, demo_plan
 from aiops.dev.sim.incidents import planted_incidents
 from aiops.dev.sim.world import WorldConfig
 
@@ -36,7 +36,11 @@ def test_every_hour_follows_the_night_that_maps_the_day_before_it() -> None:
         night = nights[midnight]  # its day's night exists ...
         assert plan.index(night) < position  # ... and ran before it
         assert night.interval.end - night.interval.start == timedelta(days=1)
-    # the first and last nights train; the ones between only map (training, filing skipped)
+    # the first and last incident nights train; the ones between only map (training, filing
+    # skipped); the night after the last hour only summarises and files its predicted breaches
     ordered = [nights[end] for end in sorted(nights)]
-    assert [n.skip for n in ordered] == ["", *[MAP_ONLY] * (len(ordered) - 2), ""]
-    assert all(n.note == "" for n in (ordered[0], ordered[-1]))
+    assert [n.skip for n in ordered] == ["", *[MAP_ONLY] * (len(ordered) - 3), "", ALERTS_ONLY]
+    assert all(n.note == "" for n in (ordered[0], ordered[-2]))
+    last_hour = max((r.interval for r in plan if r.dag_id == "aiops_hourly"), key=lambda i: i.end)
+    assert ordered[-1].interval.start <= last_hour.start < ordered[-1].interval.end
+    assert plan[-1] is ordered[-1]  # after the hour whose alerts it files

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from aiops.dev.api_server import ApiServer, ApiServerError
 from aiops.dev.browser import BrowserError, chromium_binary, screenshot
+from aiops.dev.demo.traces import shown
 from aiops.settings import PAGE_NOW_ENV
 from aiops.store import Store
 
@@ -54,7 +55,7 @@ def show_page(
     try:
         with ApiServer(env, out / "logs" / "api-server.log") as server:
             say(f"      served by Airflow's API server at {server.url}/aiops/ "
-                f"(log: {_rel(out / 'logs' / 'api-server.log')})")  # fmt: skip
+                f"(log: {shown(out / 'logs' / 'api-server.log')})")  # fmt: skip
             if browser is None:
                 say("      no Chromium here, so no screenshots (apt-get install chromium)")
             for stem, path in shots if browser else ():
@@ -67,13 +68,6 @@ def show_page(
         say(f"      the API server did not start: {exc}")
         return saved
     for path in saved:
-        say(f"      screenshot {_rel(path)}")
+        say(f"      screenshot {shown(path)}")
     say("      browse it yourself: `.venv/bin/aiops page`, then open the printed /aiops/ URL")
     return saved
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

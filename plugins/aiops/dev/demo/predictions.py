@@ -54,6 +54,23 @@ def print_alerts(
     return alerts
 
 
+def print_breach_issues(store: Store, out: Path, say: Say) -> None:
+    """The predicted-breach issues the night after filed in the dry-run folder, with their
+    chart (Mermaid in the markdown, the PNG beside it)."""
+    from aiops.dev.demo.traces import shown
+    from aiops.sinks.dry_run import DryRunSink
+
+    folder = DryRunSink(out / "issues")
+    ledger = {row["fingerprint"]: row for row in store.read("issue_ledger", sink=folder.sink)}
+    for finding in store.read("findings", source="predictive"):
+        row = ledger.get(finding["fingerprint"])
+        if row is None:
+            say(f"          {finding['title']}: not filed")
+            continue
+        path = folder.path_for(row["fingerprint"], row["repository"])
+        say(f"          issue with its chart: {shown(path)} (+ .png)")
+
+
 def print_scaling(
     catalog: Catalog,
     origin: datetime,

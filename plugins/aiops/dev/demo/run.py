@@ -51,6 +51,13 @@ class Interval:
 #: without retraining, right-sizing or filing, so the next day's hour has the map a live system would
 #: have had. Airflow marks the matching tasks successful without running them.
 MAP_ONLY = "^train_shard$|^report$|^rightsize$|^narrate_findings$|^file_issues$"
+#: The night after the last hour: only the day's predicted breaches are summarised and filed
+#: (the last hour raised them), so the demo shows their issues and charts without another
+#: night of training and analysis.
+ALERTS_ONLY = (
+    "^train_shard$|^report$|^rightsize$|^analyze_traces$|^analyze_logs$|"
+    "^summarize_incidents$|^narrate_findings$"
+)
 
 
 @dataclass(frozen=True)
@@ -61,15 +68,16 @@ class Run:
 
     @property
     def note(self) -> str:
-        return (
-            " (training and filing skipped: this night maps the day's traces)" if self.skip else ""
-        )
+        return {
+            MAP_ONLY: " (training and filing skipped: this night maps the day's traces)",
+            ALERTS_ONLY: " (only the day's predicted breaches summarised and filed)",
+        }.get(self.skip, "")
 
 
 def demo_plan(manifest: dict[str, Any]) -> list[Run]:
     """Nightly training before the first incident and on the last incident's day, the nights
-    before the other incidents' days for their dependency map only, and the hour of each
-    planted incident, in time order.
+    before the other incidents' days for their dependency map only, the hour of each planted
+    incident, and the last hour's night for its predicted breaches only, in time order.
 
     Only as many intervals as show the point: the hourly runs use the newest good model
     trained on data that ended by their interval, as a backfill would, and correlate on the
@@ -92,6 +100,8 @@ def demo_plan(manifest: dict[str, Any]) -> list[Run]:
         for n in midnights
     ]
     runs += [Run(dag, h) for h in hours for dag in ("aiops_ingest", "aiops_hourly")]
+    last_day = hours[-1].start.replace(hour=0)
+    runs.append(Run("aiops_nightly", Interval(last_day, last_day + timedelta(days=1)), ALERTS_ONLY))
     # in the order Airflow would run them: a night summarises the incidents its day's hours
     # found, and an hour scores with the models of the nights before it
     return sorted(runs, key=lambda r: r.interval.end)
@@ -152,9 +162,10 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
                 return 1
         plan = demo_plan(manifest)
         hours = [r.interval for r in plan if r.dag_id == "aiops_hourly"]
-        nights = [r.interval for r in plan if r.dag_id == "aiops_nightly"]
+        nights = [r.interval for r in plan if r.dag_id == "aiops_nightly" and r.skip != ALERTS_ONLY]
+        filed = [r.interval for r in plan if r.dag_id == "aiops_nightly"]
         with Store.open(store_url) as store:
-            before = results_digest(store, hours, nights)
+            before = results_digest(store, hours, filed)
         for run in plan:
             logfile = out / "logs" / f"{run.dag_id}-{run.interval.start:%Y%m%dT%H%M}.log"
             # Airflow 3: a data-interval run's logical date is the END of its interval
@@ -173,11 +184,11 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
 
     _say("[4/5] what landed")
     with Store.open(store_url) as store:
-        after = results_digest(store, hours, nights)
+        after = results_digest(store, hours, filed)
         print_ingest(store, hours, _say)
         print_detection(store, manifest, hours, _say)
         print_incidents(store, manifest, hours, nights, _say)
-        _report_forecasts(store, store_url, world_dir, hours[-1].end)
+        _report_forecasts(store, store_url, world_dir, hours[-1].end, out)
         print_logs(store, manifest, nights, env["AIOPS_MODELS"], _say)
         print_traces(store, manifest, nights[-1].start, nights[-1].end, out, _say)
         print_rightsizing(store, manifest, nights[-1].start, nights[-1].end, _say)
@@ -199,15 +210,25 @@ def run_demo(out: Path | None = None, config: WorldConfig | None = None) -> int:
     return 0
 
 
-def _report_forecasts(store: Store, store_url: str, world_dir: Path, origin: datetime) -> None:
-    """The last hour's predicted breaches, checked against what the data did next, and the
-    scaling values as KEDA reads them: a real scaler on loopback, asked over gRPC."""
+def _report_forecasts(
+    store: Store, store_url: str, world_dir: Path, origin: datetime, out: Path
+) -> None:
+    """The last hour's predicted breaches, checked against what the data did next, with the
+    issues the night after filed for them, and the scaling values as KEDA reads them: a real
+    scaler on loopback, asked over gRPC."""
     from aiops.catalog import load_catalog
-    from aiops.dev.demo.predictions import ground_truth, print_alerts, print_ramp, print_scaling
+    from aiops.dev.demo.predictions import (
+        ground_truth,
+        print_alerts,
+        print_breach_issues,
+        print_ramp,
+        print_scaling,
+    )
     from aiops.scaler import ScalerClient, ScalerConfig, clock_from, start_scaler
 
     catalog, truth = load_catalog(), ground_truth(world_dir)
     print_alerts(store, catalog, truth, origin, _say)
+    print_breach_issues(store, out, _say)
     scalable = [name for name, svc in catalog.services.items() if svc.scaling is not None]
     config = ScalerConfig(store_url=store_url, catalog=catalog, now=clock_from(origin))
     with start_scaler(config) as scaler:
