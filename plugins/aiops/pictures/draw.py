@@ -45,6 +45,7 @@ from aiops.pictures.parts import (
     more_text,
     neighbourhood_drawing,
     plain_text,
+    readable,
     significant_text,
 )
 from aiops.traces.graph_layout import layout
@@ -122,6 +123,7 @@ def _text(name: str, limit: int) -> str:
 
 
 def _forecast_figure(picture: ForecastPicture) -> Figure:
+    picture = readable(picture)
     unit = f" ({_text(picture.unit, 20)})" if picture.unit.strip() else ""
     signal = _text(signal_label(picture.signal), TITLE_CHARS)
     name = f"{_text(picture.service, TITLE_CHARS)} · {signal}{unit}"
@@ -151,7 +153,8 @@ def _forecast_figure(picture: ForecastPicture) -> Figure:
         ax.scatter(times, values, s=22, color=_FLAG, zorder=5, label="anomalous")
     if picture.threshold is not None and math.isfinite(picture.threshold):
         ax.axhline(picture.threshold, color=_FLAG, lw=1.2, ls=":")
-        ax.annotate(f"threshold {significant_text(picture.threshold)}", (1, picture.threshold),
+        limit = f"threshold {significant_text(picture.threshold)} {picture.unit}".rstrip()
+        ax.annotate(limit, (1, picture.threshold),
                     xycoords=("axes fraction", "data"), xytext=(-4, 3),
                     textcoords="offset points", ha="right", va="bottom", fontsize=8,
                     color=_FLAG, bbox=_LABEL_BOX)  # fmt: skip

@@ -52,6 +52,7 @@ from aiops.pictures.parts import (
     neighbourhood_drawing,
     number_text,
     plain_text,
+    readable,
     significant_text,
 )
 from aiops.units import signal_label
@@ -161,6 +162,7 @@ def _forecast_source(picture: ForecastPicture) -> str:
 
 
 def _forecast_chart(picture: ForecastPicture, points: int, name_chars: int) -> str:
+    picture = readable(picture)
     history = [(t, v) for t, v in picture.observed if math.isfinite(v)]
     forecast = [p for p in picture.forecast if math.isfinite(p.mean)]
     skipped = len(picture.observed) - len(history) + len(picture.forecast) - len(forecast)
@@ -210,7 +212,7 @@ def _forecast_chart(picture: ForecastPicture, points: int, name_chars: int) -> s
     if len(h_idx) < len(history) or len(f_idx) < len(forecast):
         notes.append(f"{len(times)} of {len(history) + len(forecast)} points shown")
     if threshold is not None:
-        notes.append(f"threshold {significant_text(threshold)}")
+        notes.append(f"threshold {significant_text(threshold)} {picture.unit}".rstrip())
     if picture.marks:
         notes.append(f"{len(picture.marks)} anomalous point{'s' * (len(picture.marks) != 1)}")
     if skipped:
@@ -234,7 +236,7 @@ def _forecast_chart(picture: ForecastPicture, points: int, name_chars: int) -> s
         "xychart-beta",
         f'  title "{title}"',
         f'  x-axis "{label_text(" · ".join(notes), 200)}" [{", ".join(_quoted(labels))}]',
-        f'  y-axis "{y_title}" {axis.text(axis.low)} --> {axis.text(axis.high)}',
+        f'  y-axis "{y_title}" {axis.bound_text(axis.low)} --> {axis.bound_text(axis.high)}',
     ]
     for _, line_title, line in lines:
         body.append(f'  line "{line_title}" [{", ".join(axis.text(v) for v in line)}]')
@@ -276,7 +278,12 @@ class _YAxis:
         return f"(x 1e{self.exponent})" if self.exponent else ""
 
     def text(self, value: float) -> str:
+        """A data value, written in the axis's power of ten."""
         return number_text(value / 10.0**self.exponent, self.decimals)
+
+    def bound_text(self, bound: float) -> str:
+        """One of the axis's own bounds (already in its power of ten)."""
+        return number_text(bound, self.decimals)
 
 
 def _time_labels(times: list[datetime]) -> list[str]:

@@ -15,9 +15,16 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from aiops.pictures.model import ChainPicture, ChainStep, MapEdge, NeighbourhoodPicture
+from aiops.pictures.model import (
+    BandPoint,
+    ChainPicture,
+    ChainStep,
+    ForecastPicture,
+    MapEdge,
+    NeighbourhoodPicture,
+)
 from aiops.units import signal_label
 
 MAX_CHAIN_NODES = 30
@@ -224,3 +231,43 @@ def _ms(ms: float) -> str:
 def _percent(rate: float) -> str:
     pct = 100 * rate
     return f"{number_text(pct, 2 if pct < 0.1 else 1 if pct < 10 else 0)}%"
+
+
+# --- a forecast in the unit people read it in ---------------------------------------------------
+
+#: Stored units drawn in another: bytes as MiB (GiB from 10 GiB), seconds as ms (below 10 s),
+#: a ratio as a percentage. A chart of memory reads "890 MiB", not "933232640" or "x 1e6".
+_GIB = 2**30
+
+
+def readable(picture: ForecastPicture) -> ForecastPicture:
+    """``picture`` with its values and threshold in the unit people read the signal in (the
+    same picture when its unit is already one)."""
+    values = [v for _, v in picture.observed] + [v for _, v in picture.marks]
+    values += [v for p in picture.forecast for v in (p.mean, p.lower, p.upper) if v is not None]
+    values += [] if picture.threshold is None else [picture.threshold]
+    biggest = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+    unit = picture.unit.strip().lower()
+    if unit in ("bytes", "byte", "b"):
+        factor, shown = (1 / _GIB, "GiB") if biggest >= 10 * _GIB else (1 / 2**20, "MiB")
+    elif unit in ("s", "seconds") and biggest < 10:
+        factor, shown = 1000.0, "ms"
+    elif unit == "ratio":
+        factor, shown = 100.0, "%"
+    else:
+        return picture
+
+    def scaled(value: float | None) -> float | None:
+        return None if value is None else value * factor
+
+    return replace(
+        picture,
+        unit=shown,
+        observed=tuple((t, v * factor) for t, v in picture.observed),
+        forecast=tuple(
+            BandPoint(p.time, p.mean * factor, scaled(p.lower), scaled(p.upper))
+            for p in picture.forecast
+        ),
+        threshold=scaled(picture.threshold),
+        marks=tuple((t, v * factor) for t, v in picture.marks),
+    )

@@ -93,7 +93,7 @@ def test_a_forecast_is_900_by_360_pixels_and_says_what_it_shows() -> None:
     assert pixels(png_bytes(forecast())) == (900, 360)
     shown = texts(svg_text(forecast()))
     assert "checkout · latency p95 (ms): observed and forecast" in shown
-    assert {"now", "threshold 420", "time (UTC)", "ms"} <= set(shown)
+    assert {"now", "threshold 420 ms", "time (UTC)", "ms"} <= set(shown)
     assert {"observed", "forecast", "forecast band", "anomalous"} <= set(shown)
 
 

@@ -319,9 +319,9 @@ def test_numbers_are_short_and_exact_looking() -> None:
 
 def test_huge_and_tiny_values_are_written_in_a_power_of_ten() -> None:
     observed = ((NOW - timedelta(minutes=1), 3.2e12), (NOW, 4.1e12))
-    source = mermaid_source(ForecastPicture("s", "bytes", "B", NOW, observed, (), None))
+    source = mermaid_source(ForecastPicture("s", "requests", "req/s", NOW, observed, (), None))
     assert "e+" not in source.split("xychart-beta")[1].replace("(x 1e12)", "")
-    assert '"B (x 1e12)"' in source
+    assert '"req/s (x 1e12)"' in source
     _, lines, _ = chart(source)
     assert lines["observed"] == [3.2, 4.1]
 
@@ -448,3 +448,33 @@ def test_the_block_is_a_mermaid_fence_around_the_source() -> None:
 def test_a_picture_nobody_draws_is_refused_by_name() -> None:
     with pytest.raises(TypeError, match="no Mermaid drawing for MapEdge"):
         mermaid_source(MapEdge("a", "b", 1, 0.0, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("unit", "scale", "shown"),
+    [("ms", 1.0, "ms"), ("bytes", 2**20, "MiB"), ("bytes", 2**34, "GiB"), ("s", 1e-3, "ms"),
+     ("ratio", 1e-4, "#37;"), ("req/s", 1e7, "req/s")],
+)  # fmt: skip
+def test_the_y_axis_holds_every_line_in_the_unit_people_read(
+    unit: str, scale: float, shown: str
+) -> None:
+    base = forecast()
+    picture = replace(
+        base,
+        unit=unit,
+        observed=tuple((t, v * scale) for t, v in base.observed),
+        forecast=tuple(
+            BandPoint(p.time, p.mean * scale, p.lower * scale, p.upper * scale)
+            for p in base.forecast
+        ),
+        threshold=420.0 * scale,
+    )
+    source = mermaid_source(picture)
+    axis = re.search(r'^  y-axis "([^"]*)" (\S+) --> (\S+)$', source, re.MULTILINE)
+    assert axis, source
+    low, high = float(axis.group(2)), float(axis.group(3))
+    assert axis.group(1).startswith(shown) and low < high
+    values = [float(v) for line in re.findall(r"^  line \"[^\"]+\" \[(.*)\]$", source, re.MULTILINE)
+              for v in line.split(", ")]  # fmt: skip
+    assert values and all(low <= v <= high for v in values)
+    assert f'title "checkout latency p95 ({shown})"' in source
