@@ -74,10 +74,13 @@ def page_clock(pinned: str | None) -> Callable[[], datetime]:
     with a timezone, `$AIOPS_PAGE_NOW`), for a demo or a backfill reviewed as of its end."""
     if not pinned:
         return utc_now
-    at = datetime.fromisoformat(pinned)
-    if at.tzinfo is None:
-        raise ValueError(f"{PAGE_NOW_ENV}: needs a timezone, like 2026-10-31T16:00:00+00:00, "
-                         f"got {pinned!r}")  # fmt: skip
+    try:
+        at = datetime.fromisoformat(pinned)
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise ValueError(f"{PAGE_NOW_ENV}: needs an ISO 8601 time with a timezone, like "
+                         f"2026-10-31T16:00:00+00:00, got {pinned!r}")  # fmt: skip
     return lambda: at
 
 

@@ -20,6 +20,7 @@ def test_a_pinned_time_is_now_on_every_call() -> None:
     assert clock() == clock() == datetime(2026, 10, 31, 16, tzinfo=UTC)
 
 
-def test_a_time_without_a_timezone_is_refused_by_name() -> None:
-    with pytest.raises(ValueError, match="AIOPS_PAGE_NOW: needs a timezone"):
-        page_clock("2026-10-31T16:00:00")
+@pytest.mark.parametrize("pinned", ["2026-10-31T16:00:00", "yesterday"])
+def test_a_time_without_a_timezone_or_not_a_time_is_refused_by_name(pinned: str) -> None:
+    with pytest.raises(ValueError, match=f"AIOPS_PAGE_NOW: needs an ISO 8601 time.*{pinned}"):
+        page_clock(pinned)
