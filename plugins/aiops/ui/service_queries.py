@@ -15,7 +15,13 @@ from aiops.ui.map_queries import newest_edges
 from aiops.ui.records import FindingSummary, ForecastSummary, QuarantineSummary, ServiceDetail
 from aiops.ui.row_summaries import costliest_first, finding_summary, forecast_summary
 from aiops.ui.state_queries import LOOKBACK, RECENT, STALE_AFTER, RecentRows
-from aiops.ui.store_reads import grouped_max, has_row, newest_result, require_aware
+from aiops.ui.store_reads import (
+    forecast_rows,
+    grouped_max,
+    has_row,
+    newest_result,
+    require_aware,
+)
 
 if TYPE_CHECKING:
     from aiops.catalog import Catalog
@@ -132,14 +138,7 @@ def newest_forecasts(
     out = []
     for signal in signals:
         made = newest[signal]
-        rows = store.read(
-            "predictions",
-            service=service,
-            metric=signal,
-            generated_at=made,
-            at_least={"target_time": made},
-        )
-        summary = forecast_summary(rows)
+        summary = forecast_summary(forecast_rows(store, service, signal, made))
         if summary is not None:
             out.append(summary)
     return tuple(out)

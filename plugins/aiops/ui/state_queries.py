@@ -36,7 +36,13 @@ from aiops.ui.row_summaries import (
     forecast_summary,
     incident_summary,
 )
-from aiops.ui.store_reads import grouped_max, newest_result, newest_time, require_aware
+from aiops.ui.store_reads import (
+    forecast_rows,
+    grouped_max,
+    newest_result,
+    newest_time,
+    require_aware,
+)
 
 if TYPE_CHECKING:
     from aiops.catalog import Catalog
@@ -264,14 +270,7 @@ def _scaling(
     )
     out: dict[str, ForecastSummary] = {}
     for (service, metric), made in sorted(newest.items()):
-        rows = store.read(
-            "predictions",
-            service=service,
-            metric=metric,
-            generated_at=made,
-            at_least={"target_time": made},
-        )
-        summary = forecast_summary(rows)
+        summary = forecast_summary(forecast_rows(store, service, metric, made))
         if summary is not None and (service not in out or made > out[service].generated_at):
             out[service] = summary
     return out

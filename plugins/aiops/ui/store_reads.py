@@ -112,3 +112,15 @@ def require_aware(now: datetime) -> None:
     ones, and a naive clock would silently mean the server's zone."""
     if now.tzinfo is None:
         raise ValueError(f"the page's now must be timezone-aware, got {now!r}")
+
+
+def forecast_rows(store: Store, service: str, metric: str, made: datetime) -> list[dict[str, Any]]:
+    """The predictions rows of the run that made ``service``'s ``metric`` forecast at ``made``
+    (its targets from then on): one forecast, as the scaler serves it."""
+    return store.read(
+        "predictions",
+        service=service,
+        metric=metric,
+        generated_at=made,
+        at_least={"target_time": made},
+    )
