@@ -11,14 +11,18 @@ a prefix of their own. A chart that cannot be drawn says so in its slot and the 
 from __future__ import annotations
 
 import html
+import logging
 import re
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from aiops.pictures.draw import svg_text
 from aiops.pictures.model import Picture
 from aiops.traces.model import Edge
+
+log = logging.getLogger(__name__)
 
 # anything in a drawing that could act: scripts, event handlers, links out, foreign HTML
 _ACTIVE = re.compile(
@@ -35,13 +39,10 @@ _DRAWING = threading.Lock()
 def picture_svg(picture: Picture, slot: str) -> str:
     """``picture`` as inline SVG (ids prefixed with ``slot``), or the unavailable box."""
     try:
-        from aiops.pictures.draw import svg_text
-    except ImportError as exc:
-        return unavailable(f"the chart drawing module is not available ({exc})")
-    try:
         with _DRAWING:
             text = svg_text(picture)
     except Exception as exc:  # noqa: BLE001 - one bad picture must not take the page down
+        log.warning("AIOps page: chart %s not drawn", slot, exc_info=True)
         return unavailable(f"{type(exc).__name__}: {exc}")
     return inline_svg(text, slot)
 
@@ -56,6 +57,7 @@ def dependency_map_svg(edges: Sequence[Edge], highlight: Mapping[str, str], slot
             path = draw_dependency_graph(edges, Path(tmp) / "map.svg", highlight=highlight)
             text = path.read_text(encoding="utf-8")
     except Exception as exc:  # noqa: BLE001 - the tables below it still tell the map
+        log.warning("AIOps page: dependency map %s not drawn", slot, exc_info=True)
         return unavailable(f"{type(exc).__name__}: {exc}")
     return inline_svg(text, slot)
 

@@ -5,7 +5,6 @@ over HTTP."""
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -141,11 +140,14 @@ def test_charts_on_one_page_keep_their_own_ids(client: TestClient) -> None:
 def test_a_chart_that_cannot_be_drawn_says_why_and_the_page_stays(
     client: TestClient, monkeypatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "aiops.pictures.draw", None)  # as if not installed
+    def broken(picture):
+        raise ValueError(f"cannot draw {picture.signal}")
+
+    monkeypatch.setattr("aiops.ui.charts.svg_text", broken)
     page = client.get("/services/payment")
     assert page.status_code == 200
     forecasts = section_of(page.text, "Forecasts")
-    assert forecasts.count("chart unavailable: the chart drawing module is not available") == 2
+    assert forecasts.count("chart unavailable: ValueError: cannot draw") == 2
     assert "latency p95" in section_of(page.text, "Predictions")
 
 
