@@ -9,6 +9,7 @@ screenshots are saved under out/screenshots/ (the repository's out/, where peopl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -111,7 +112,8 @@ def test_chromium_draws_the_page_and_screenshots_land_under_out(development, bro
 
 def test_the_page_shows_inside_airflows_own_ui(development, browser) -> None:
     dom = dump_dom(development.login_url("/plugin/aiops"), wait_ms=15000)
-    assert 'src="/aiops/' in dom or "/aiops/" in dom  # the UI frames the page at its route
+    frames = re.findall(r"<iframe\b[^>]*>", dom)  # Airflow's UI frames the page at its route
+    assert any('src="/aiops/"' in f and 'title="AIOps"' in f for f in frames), frames
     png = screenshot(development.login_url("/plugin/aiops"), SHOTS / "test-airflow-nav.png",
                      height=1100, wait_ms=15000)  # fmt: skip
     assert png.stat().st_size > 20_000
