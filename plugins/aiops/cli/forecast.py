@@ -61,7 +61,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def describe(picture: ForecastPicture) -> list[str]:
     """The picture in a few lines: when the forecast was made, its last point and band, the
     threshold and the first step the mean or the band's upper end reaches it."""
-    value = lambda v: "n/a" if v is None else format_value(picture.signal, v, picture.unit)  # noqa: E731
+
+    def value(v: float | None) -> str:
+        return "n/a" if v is None else format_value(picture.signal, v, picture.unit)
+
     lines = [
         f"{picture.service} {picture.signal}: forecast made at {picture.now:%Y-%m-%d %H:%M} UTC"
     ]
